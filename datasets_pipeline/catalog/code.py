@@ -1,0 +1,5 @@
+"""code datasets of the cookbook catalog."""
+
+from .spec import DatasetSpec
+
+SPECS: list[DatasetSpec] = []

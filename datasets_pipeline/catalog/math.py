@@ -1,0 +1,5 @@
+"""math datasets of the cookbook catalog."""
+
+from .spec import DatasetSpec
+
+SPECS: list[DatasetSpec] = []

@@ -1,0 +1,1 @@
+"""Arrow-native dataset operations (no Dagster imports)."""

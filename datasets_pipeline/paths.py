@@ -1,0 +1,64 @@
+"""Where materialized data lives, and refusal of names that would escape it."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .errors import UnsafePathError
+
+DATA_ENV = "DATASETS_PIPELINE_DATA"
+DEFAULT_DATA_DIR = "data"
+LAYERS = ("raw", "cookbook", "dataset_dict", "tokenized", "mixture")
+
+# A path segment we accept: no separators, no "..", no control characters, not empty.
+_SEGMENT = re.compile(r"^(?!\.{1,2}$)[^/\\\x00-\x1f]+$")
+
+
+def data_root() -> str:
+    """The root folder (or fsspec URL) of materialized data: ``$DATASETS_PIPELINE_DATA`` or ``./data``."""
+    root = os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR
+    if "://" in root:
+        return root.rstrip("/")
+    return str(Path(root).expanduser().resolve())
+
+
+def is_remote(root: str) -> bool:
+    """True for an fsspec URL other than ``file://``."""
+    return "://" in root and not root.startswith("file://")
+
+
+def check_segment(value: str, what: str = "name") -> str:
+    """Return ``value`` if it is one safe path segment, else raise :class:`UnsafePathError`."""
+    if not isinstance(value, str) or not _SEGMENT.match(value) or value.startswith(("~",)):
+        raise UnsafePathError(
+            f"{what} {value!r} is not a safe path segment (no '/', '\\', '..', absolute paths or control characters)"
+        )
+    return value
+
+
+def check_partition_key(key: str) -> tuple[str, str]:
+    """Split a ``"<config>/<split>"`` partition key into its two safe segments."""
+    parts = key.split("/") if isinstance(key, str) else []
+    if len(parts) != 2:
+        raise UnsafePathError(f"partition key {key!r} must be '<config>/<split>'")
+    return check_segment(parts[0], "config"), check_segment(parts[1], "split")
+
+
+def split_relpath(layer: str, name: str, config: str, split: str) -> str:
+    """Relative path of one materialized split: ``<layer>/<name>/<config>/<split>.arrow``."""
+    if layer not in LAYERS:
+        raise UnsafePathError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    for value, what in ((name, "dataset name"), (config, "config"), (split, "split")):
+        check_segment(value, what)
+    return f"{layer}/{name}/{config}/{split}.arrow"
+
+
+def local_path(root: str, relpath: str) -> Path:
+    """Join a relative data path under a local root and make sure it stays inside."""
+    base = Path(root.removeprefix("file://")).resolve()
+    path = (base / relpath).resolve()
+    if base != path and base not in path.parents:
+        raise UnsafePathError(f"path {relpath!r} escapes the data folder {str(base)!r}")
+    return path
