@@ -1,5 +1,52 @@
-"""chat datasets of the cookbook catalog."""
+"""Chat datasets of the cookbook catalog: conversations for supervised fine-tuning."""
 
-from .spec import DatasetSpec
+from __future__ import annotations
 
-SPECS: list[DatasetSpec] = []
+from ..convert import chat as convert
+from .spec import DatasetSpec, DerivedSplit
+
+SPECS: list[DatasetSpec] = [
+    DatasetSpec(
+        name="tulu3_sft",
+        repo_id="allenai/tulu-3-sft-mixture",
+        family="chat",
+        splits={"default": ("train",)},
+        converter=convert.MESSAGES,
+        description=(
+            "Tulu 3 SFT mixture: AllenAI's instruction-tuning mixture of public and synthetic "
+            "conversations. The converter casts `messages` to role/content messages (dropping extra "
+            "fields); rows without messages are dropped. The card lists 939,343 train rows; the "
+            "cookbook holds out the first 1,024 rows after `shuffle(seed=0)` as its test set."
+        ),
+        license="ODC-BY",
+        derived_split=DerivedSplit(seed=0, size=1024),
+    ),
+    DatasetSpec(
+        name="no_robots",
+        repo_id="HuggingFaceH4/no_robots",
+        family="chat",
+        splits={"default": ("train", "test")},
+        converter=convert.MESSAGES,
+        description=(
+            "No Robots: instructions and demonstrations written by skilled human annotators. The "
+            "converter casts `messages` to role/content messages (dropping extra fields); rows "
+            "without messages are dropped. The card lists 9,500 train and 500 test rows."
+        ),
+        license="CC-BY-NC-4.0",
+    ),
+    DatasetSpec(
+        name="openthoughts3",
+        repo_id="open-thoughts/OpenThoughts3-1.2M",
+        family="chat",
+        splits={"default": ("train",)},
+        converter=convert.OPENTHOUGHTS,
+        description=(
+            "OpenThoughts3-1.2M: reasoning traces for math, code and science questions, used for "
+            "off-policy reasoning distillation. The converter maps `conversations` of {from, value} "
+            "to messages: `human` → user, anything else → assistant. The card lists 1.2M train rows; "
+            "the cookbook streams a 384,000-row shuffled prefix."
+        ),
+        license="apache-2.0",
+        large=True,
+    ),
+]

@@ -1,0 +1,70 @@
+"""Training-side Python API: open materialized data without Dagster running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from .catalog import get_spec
+from .engine.ipc import read_table
+from .errors import NotMaterializedError
+from .paths import check_segment, data_root, is_remote, local_path, split_relpath
+
+LOAD_LAYERS = ("raw", "cookbook", "tokenized")
+
+
+def _materialize_hint(layer: str, name: str, config: str, split: str | None = None) -> str:
+    partition = f"{config}/{split}" if split is not None else config
+    return (
+        f"materialize it with: dagster asset materialize -m datasets_pipeline.definitions "
+        f"--select {layer}/{name} --partition {partition}"
+    )
+
+
+def load(name: str, config: str | None = None, split: str = "train", *, layer: str = "cookbook") -> pa.Table:
+    """The materialized ``layer/<name>`` partition ``"<config>/<split>"`` as a memory-mapped ``pyarrow.Table``.
+
+    ``config=None`` means the dataset's default config (``default`` if it has one, else the first
+    config its card lists). Raises :class:`NotMaterializedError` naming the command to run when the
+    partition has not been materialized, and ``KeyError``/``ValueError`` for unknown names.
+    """
+    if layer not in LOAD_LAYERS:
+        raise ValueError(f"layer must be one of {', '.join(LOAD_LAYERS)}, not {layer!r}")
+    spec = get_spec(name)
+    config = spec.default_config if config is None else config
+    if config not in spec.splits:
+        raise ValueError(f"{name} has no config {config!r}; configs: {', '.join(spec.configs)}")
+    if split not in spec.splits[config]:
+        raise ValueError(f"{name} config {config!r} has no split {split!r}; splits: {', '.join(spec.splits[config])}")
+    root = data_root()
+    rel = split_relpath(layer, name, config, split)
+    location = f"{root}/{rel}" if is_remote(root) else str(local_path(root, rel))
+    try:
+        return read_table(location)
+    except FileNotFoundError:
+        raise NotMaterializedError(
+            f"{layer}/{name} is not materialized at {location}",
+            dataset=name, config=config, split=split, hint=_materialize_hint(layer, name, config, split),
+        ) from None
+
+
+def dataset_dict_path(name: str, config: str | None = None) -> Path:
+    """The folder of ``dataset_dict/<name>`` for ``config`` that ``datasets.load_from_disk`` opens."""
+    spec = get_spec(name)
+    config = spec.default_config if config is None else config
+    check_segment(config, "config")
+    if config not in spec.splits:
+        raise ValueError(f"{name} has no config {config!r}; configs: {', '.join(spec.configs)}")
+    root = data_root()
+    if is_remote(root):
+        raise NotMaterializedError(
+            f"dataset_dict_path needs a local DATASETS_PIPELINE_DATA, not {root}", dataset=name, config=config
+        )
+    path = local_path(root, f"dataset_dict/{name}/{config}")
+    if not (path / "dataset_dict.json").exists():
+        raise NotMaterializedError(
+            f"dataset_dict/{name} is not materialized at {path}",
+            dataset=name, config=config, hint=_materialize_hint("dataset_dict", name, config),
+        )
+    return path

@@ -1,0 +1,99 @@
+"""Command line: ``python -m datasets_pipeline demo`` materializes the demo datasets and serves the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import urllib.request
+from pathlib import Path
+
+DEMO_DATA = Path(__file__).parent / "demo_data"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# (asset selection, partition) pairs materialized by the demo, in order.
+DEMO_RUNS: list[tuple[list[str], str]] = [
+    (["raw/gsm8k", "cookbook/gsm8k"], "main/test"),
+    (["raw/gsm8k", "cookbook/gsm8k"], "socratic/test"),
+    (["raw/humaneval", "cookbook/humaneval"], "openai_humaneval/test"),
+    (["dataset_dict/gsm8k"], "main"),
+    (["dataset_dict/humaneval"], "openai_humaneval"),
+]
+
+
+def hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:
+    """True when the Hub answers an API request for a public dataset within ``timeout`` seconds."""
+    try:
+        with urllib.request.urlopen(f"{endpoint.rstrip('/')}/api/datasets/openai/gsm8k", timeout=timeout) as resp:
+            return resp.status == 200
+    except Exception:  # noqa: BLE001 - any failure means "use the offline mirror"
+        return False
+
+
+def _prepare_environment(args: argparse.Namespace) -> str:
+    os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home"))
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and (REPO_ROOT / "dagster.yaml").exists():
+        shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ.setdefault("DATASETS_PIPELINE_DATA", str(REPO_ROOT / "data"))
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    if os.environ.get("DATASETS_PIPELINE_HUB_MIRROR"):
+        return f"local mirror {os.environ['DATASETS_PIPELINE_HUB_MIRROR']}"
+    if args.offline or not hub_reachable(endpoint):
+        os.environ["DATASETS_PIPELINE_HUB_MIRROR"] = str(DEMO_DATA)
+        return f"bundled offline mirror {DEMO_DATA} (the Hub at {endpoint} was not used)"
+    return f"the Hub at {endpoint}"
+
+
+def _materialize_demo() -> None:
+    import dagster as dg
+
+    from . import api
+    from .definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    assets = defs.resolve_asset_graph().assets_defs
+    resources = defs.resources
+    for selection, partition in DEMO_RUNS:
+        result = dg.materialize(
+            assets, selection=selection, partition_key=partition, instance=instance, resources=resources,
+            tags={"source": "demo"},
+        )
+        status = "ok" if result.success else "FAILED"
+        print(f"  {status:6} {', '.join(selection)} [{partition}]", flush=True)
+        if not result.success:
+            raise SystemExit(1)
+    table = api.load("gsm8k", "main", "test")
+    print(f"\nload('gsm8k', 'main', 'test') -> {table.num_rows} rows; first answer {table['answer'][0].as_py()!r}")
+    print(f"dataset_dict_path('gsm8k') -> {api.dataset_dict_path('gsm8k')}")
+
+
+def _serve(port: int) -> int:
+    """Replace this process by ``dagster dev`` on 127.0.0.1 (SIGINT/SIGTERM reset so it shuts down cleanly)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    dagster = Path(sys.executable).with_name("dagster")
+    print(f"\nDagster UI: http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
+    os.chdir(REPO_ROOT)
+    os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)])
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m datasets_pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="materialize the demo datasets, then serve the Dagster UI")
+    demo.add_argument("--no-serve", action="store_true", help="stop after materializing")
+    demo.add_argument("--offline", action="store_true", help="use the bundled mirror even if the Hub is reachable")
+    demo.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+    where = _prepare_environment(args)
+    print(f"datasets_pipeline demo: data from {where}")
+    print(f"  data folder {os.environ['DATASETS_PIPELINE_DATA']}, DAGSTER_HOME {os.environ['DAGSTER_HOME']}", flush=True)
+    _materialize_demo()
+    if args.no_serve:
+        return 0
+    return _serve(args.port)

@@ -1,0 +1,50 @@
+"""Helpers shared by the family converters: column checks and conforming to a family schema."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ..catalog.spec import FAMILY_SCHEMAS, ConvertContext
+from ..errors import ConversionError, SchemaError
+
+
+def require_columns(table: pa.Table, columns: tuple[str, ...] | list[str], ctx: ConvertContext) -> None:
+    """Raise :class:`SchemaError` naming the first missing column (and those present)."""
+    for column in columns:
+        if column not in table.column_names:
+            raise SchemaError(
+                f"column {column!r} is missing; the source has {', '.join(table.column_names) or 'no columns'}",
+                dataset=ctx.dataset,
+                config=ctx.config,
+                split=ctx.split,
+                file=ctx.file,
+                column=column,
+            )
+
+
+def conform(table: pa.Table, family: str, ctx: ConvertContext) -> pa.Table:
+    """Select and cast ``table`` to the family schema (column order and types exactly)."""
+    schema = FAMILY_SCHEMAS[family]
+    columns = []
+    for field in schema:
+        if field.name not in table.column_names:
+            raise ConversionError(
+                f"converter produced no column {field.name!r} for family {family!r}",
+                dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column=field.name,
+            )
+        column = table.column(field.name)
+        if not column.type.equals(field.type):
+            try:
+                column = column.cast(field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise ConversionError(
+                    f"cannot cast column {field.name!r} from {column.type} to {field.type}: {exc}",
+                    dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column=field.name,
+                ) from exc
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def empty(family: str) -> pa.Table:
+    """A 0-row table of the family schema."""
+    return FAMILY_SCHEMAS[family].empty_table()

@@ -1,0 +1,704 @@
+"""The Hugging Face ``save_to_disk`` folder layout, written and read with pyarrow alone.
+
+Written exactly as ``datasets`` 5.x writes it (``datasets.load_from_disk`` opens it; the shard files
+are byte-identical to the library's for the same table)::
+
+    dataset_dict.json                      {"splits": [...]}, written first (DatasetDict only)
+    <split>/data-00000-of-0000N.arrow      Arrow IPC *stream* files, one per shard
+    <split>/state.json                     the seven state keys, indent=2, sorted
+    <split>/dataset_info.json              citation/description/features/homepage/license, top keys sorted
+
+Shards: ``N = min(rows, int(nbytes / max_shard_size) + 1)`` (decimal ``"MB"``), contiguous, the
+first ``rows % N`` shards one row longer; a 0-row split is still written as one shard, so it loads
+(the library writes none and then fails to load it). Inside a shard, rows go in chunks of
+``min(1000, rows * 100MB // nbytes)`` each written as record batches of at most 1000 rows (100 with
+Image/Audio/binary features, 10 with Video). Media structs get their local ``path`` cut to the
+basename and path-only local files embedded, as the library does.
+
+``_fingerprint`` is the xxh3-64 of the shard files' bytes in order: the same data, features and
+sharding give the same fingerprint wherever the folder lives.
+
+Saving writes into ``path`` in place; wrap it in :func:`datasets_pipeline.engine.versioned_dir.publish_dir`
+to replace a published folder atomically. Loading resolves such a folder once, memory-maps every
+shard (zero copy; remote fsspec shards are read into memory, never copied to a temp folder) and
+concatenates them in ``_data_files`` order, with no per-row Python.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import posixpath
+import re
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Union
+
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+from datasets_pipeline.engine.hf_features import (
+    Features,
+    SIZED_MEDIA_TYPES,
+    MEDIA_STORAGE,
+    MEDIA_TYPES,
+    align_features,
+    batch_rows,
+    feature_kind,
+    features_from_schema,
+    features_schema,
+    has_media,
+    loose_type,
+    normalize_features,
+    requires_decoding,
+)
+from datasets_pipeline.engine.versioned_dir import resolve_dir
+from datasets_pipeline.errors import FormatError, SchemaError, UnsafePathError
+
+DATASET_DICT_JSON = "dataset_dict.json"
+STATE_JSON = "state.json"
+INFO_JSON = "dataset_info.json"
+DEFAULT_MAX_SHARD_SIZE = "500MB"
+MAX_CHUNK_BYTES = 100_000_000  # datasets.config.MAX_ROW_GROUP_SIZE
+MAX_CHUNK_ROWS = 1000  # datasets.config.DEFAULT_MAX_BATCH_SIZE
+STATE_KEYS = ("_data_files", "_fingerprint", "_format_columns", "_format_kwargs", "_format_type",
+              "_output_all_columns", "_split")  # fmt: skip
+INFO_KEYS = frozenset({
+    "builder_name", "citation", "config_name", "dataset_name", "dataset_size", "description",
+    "download_checksums", "download_size", "homepage", "license", "post_processed",
+    "post_processing_size", "size_in_bytes", "splits", "supervised_keys", "version",
+})  # fmt: skip
+_SHARD_RE = re.compile(r"data-\d{5,}-of-\d{5,}\.arrow")
+_SCHEME_RE = r"^[A-Za-z][A-Za-z0-9+.\-]*:"  # what urlparse calls a scheme: such paths are not local
+
+StreamLike = Union[pa.RecordBatchReader, Iterable[pa.RecordBatch], str, os.PathLike]
+"""A split given as a stream: record batches (spooled to a memory-mapped temporary file) or the
+path of an Arrow IPC file (file or stream format, memory-mapped)."""
+
+
+@dataclass(frozen=True)
+class SplitStats:
+    """What one saved split (a ``Dataset`` folder) holds."""
+
+    path: str
+    split: str | None
+    num_rows: int
+    num_bytes: int  # total size of the shard files
+    shard_rows: tuple[int, ...]
+    files: tuple[str, ...]
+    fingerprint: str
+    features: Features = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DatasetDictStats:
+    """What one saved DatasetDict folder holds, split by split in save order."""
+
+    path: str
+    splits: dict[str, SplitStats]
+
+    @property
+    def num_rows(self) -> int:
+        return sum(s.num_rows for s in self.splits.values())
+
+    @property
+    def num_bytes(self) -> int:
+        return sum(s.num_bytes for s in self.splits.values())
+
+
+# --- sizes and shards ---------------------------------------------------------------------------------
+
+
+def parse_size(size: int | str) -> int:
+    """Bytes in ``"500MB"`` (10**6), ``"1MiB"`` (2**20), ``"8Mb"`` (bits), or an int; as ``datasets``."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size
+    if not isinstance(size, str):
+        raise ValueError(f"`size={size!r}` is not in a valid format. Use an integer followed by the unit, e.g., '5GB'.")
+    upper = size.upper()
+    for unit, factor in (("PIB", 2**50), ("TIB", 2**40), ("GIB", 2**30), ("MIB", 2**20), ("KIB", 2**10)):
+        if upper.endswith(unit):
+            return int(size[:-3]) * factor
+    for unit, factor in (("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if upper.endswith(unit):
+            value = int(size[:-2]) * factor
+            return value // 8 if size.endswith("b") else value
+    raise ValueError(f"`size={size}` is not in a valid format. Use an integer followed by the unit, e.g., '5GB'.")
+
+
+def shard_count(num_rows: int, nbytes: int, max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE) -> int:
+    """``min(rows, max(int(nbytes / max_shard_size) + 1, 1))``, but at least one shard (0-row splits)."""
+    n = max(int(nbytes / parse_size(max_shard_size)) + 1, 1)
+    return max(min(num_rows, n), 1)
+
+
+def shard_bounds(num_rows: int, num_shards: int) -> np.ndarray:
+    """Row offsets ``[0, …, num_rows]`` of ``num_shards`` contiguous shards (first ``n % N`` longer)."""
+    div, mod = divmod(num_rows, num_shards)
+    i = np.arange(num_shards + 1, dtype=np.int64)
+    return div * i + np.minimum(i, mod)
+
+
+def chunk_rows(num_rows: int, nbytes: int) -> int:
+    """Rows per write chunk: ``min(1000, max(1, rows * 100MB // nbytes))`` (1000 for 0 bytes)."""
+    if nbytes <= 0:
+        return MAX_CHUNK_ROWS
+    return min(MAX_CHUNK_ROWS, max(1, num_rows * MAX_CHUNK_BYTES // nbytes))
+
+
+def estimate_nbytes(table: pa.Table, features: Mapping[str, Any]) -> int:
+    """``Dataset._estimate_nbytes``: table bytes, plus path-only local media files and minus media
+    ``path`` bytes, both estimated on the first 1000 rows."""
+    nbytes = table.nbytes
+    if table.num_rows == 0 or not any(requires_decoding(f, ignore_decode_attribute=True) for f in features.values()):
+        return nbytes
+    head = table.slice(0, MAX_CHUNK_ROWS)
+    extra = 0
+
+    def visit(array: pa.Array, feature: Any) -> None:
+        nonlocal extra
+        if isinstance(array, pa.ExtensionArray):
+            array = array.storage
+        kind = feature_kind(feature)
+        if kind in SIZED_MEDIA_TYPES:
+            extra += sum(_file_size(p) for p in _path_only(array).to_pylist())
+            extra -= array.field("path").nbytes
+        if pa.types.is_struct(array.type) and kind == "struct":
+            for name, sub in feature.items():
+                visit(array.field(name), sub)
+        elif pa.types.is_list(array.type) and kind in ("List", "LargeList"):
+            visit(array.flatten(), feature["feature"])
+
+    for name, feature in features.items():
+        for chunk in head.column(name).chunks:
+            visit(chunk, feature)
+    return nbytes + extra * table.num_rows // head.num_rows
+
+
+def _path_only(array: pa.StructArray) -> pa.Array:
+    """Paths of the rows that have a path but no bytes."""
+    bytes_, path = array.field("bytes"), array.field("path")
+    mask = pc.and_(pc.is_null(bytes_), pc.is_valid(path))
+    if array.null_count:
+        mask = pc.and_(mask, pc.is_valid(array))
+    return path.filter(mask)
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+# --- media embedding -----------------------------------------------------------------------------------
+
+
+def _embed(array: pa.Array, feature: Any) -> pa.Array:
+    """Embed media as ``save_to_disk`` does: read path-only local files, cut local paths to basenames."""
+    kind = feature_kind(feature)
+    if isinstance(array, pa.ExtensionArray):
+        array = array.storage
+    if kind in MEDIA_TYPES:
+        bytes_, path = array.field("bytes"), array.field("path")
+        local = pc.invert(pc.match_substring_regex(path, _SCHEME_RE))
+        need = pc.and_(pc.and_(pc.is_null(bytes_), local), pc.is_valid(array))
+        if pc.any(need).as_py():
+            data = [_read_file(p) for p in path.filter(need).to_pylist()]
+            bytes_ = pc.replace_with_mask(bytes_, need, pa.array(data, pa.binary()))
+        path = pc.if_else(local, pc.replace_substring_regex(path, r"^.*/", ""), path)
+        mask = None
+        if array.null_count:  # the library rebuilds ``bytes`` from rows: a null row has null bytes
+            mask = array.is_null()
+            bytes_ = pc.if_else(mask, pa.scalar(None, pa.binary()), bytes_)
+        return pa.StructArray.from_arrays([bytes_, path], fields=list(MEDIA_STORAGE), mask=mask)
+    if kind == "struct" and pa.types.is_struct(array.type):
+        names = list(feature)
+        children = [_embed(array.field(n), feature[n]) for n in names]
+        mask = array.is_null() if array.null_count else None
+        return pa.StructArray.from_arrays(children, fields=list(array.type), mask=mask)
+    if kind in ("List", "LargeList") and (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
+        array = pa.concat_arrays([array])  # drop the slice offset so values line up with offsets
+        values = _embed(array.values, feature["feature"])
+        mask = array.is_null() if array.null_count else None
+        return type(array).from_arrays(array.offsets, values, type=array.type, mask=mask)
+    return array
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def _embed_table(table: pa.Table, features: Mapping[str, Any]) -> pa.Table:
+    columns = []
+    for name, feature in features.items():
+        col = table.column(name)
+        if has_media({name: feature}):
+            col = pa.chunked_array([_embed(c, feature) for c in col.chunks], type=col.type)
+        columns.append(col)
+    return pa.Table.from_arrays(columns, schema=table.schema)
+
+
+# --- folders (local or fsspec) -----------------------------------------------------------------------------
+
+
+class _Folder:
+    """A local folder or an fsspec URL; files are named relative to it."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        text = os.fspath(path)
+        self.remote = "://" in text and not text.startswith("file://")
+        if self.remote:
+            self.fs, self.root = fsspec.core.url_to_fs(text)
+            self.root = self.root.rstrip("/")
+            self.url = self.fs.unstrip_protocol(self.root)
+        else:
+            self.root = text.removeprefix("file://")
+            self.url = self.root
+
+    def join(self, name: str) -> str:
+        return posixpath.join(self.root, name) if self.remote else os.path.join(self.root, name)
+
+    def child(self, name: str) -> "_Folder":
+        return _Folder(posixpath.join(self.url, name) if self.remote else os.path.join(self.root, name))
+
+    def makedirs(self) -> None:
+        if self.remote:
+            self.fs.makedirs(self.root, exist_ok=True)
+        else:
+            os.makedirs(self.root, exist_ok=True)
+
+    def exists(self, name: str) -> bool:
+        return self.fs.isfile(self.join(name)) if self.remote else os.path.isfile(self.join(name))
+
+    def write_text(self, name: str, text: str) -> None:
+        if self.remote:
+            self.fs.pipe_file(self.join(name), text.encode("utf-8"))
+        else:
+            with open(self.join(name), "w", encoding="utf-8") as fh:
+                fh.write(text)
+
+    def read_json(self, name: str) -> Any:
+        try:
+            if self.remote:
+                raw = self.fs.cat_file(self.join(name))
+            else:
+                with open(self.join(name), "rb") as fh:
+                    raw = fh.read()
+            return json.loads(raw)
+        except FileNotFoundError:
+            raise
+        except ValueError as exc:
+            raise FormatError(f"invalid JSON ({exc})", file=self.join(name)) from None
+
+    def read_arrow(self, name: str) -> pa.Table:
+        """An Arrow IPC stream (or file) as a table: memory-mapped locally, in memory remotely."""
+        if self.remote:
+            source: Any = pa.BufferReader(pa.py_buffer(self.fs.cat_file(self.join(name))))
+        else:
+            source = pa.memory_map(self.join(name), "r")
+        try:
+            return _read_ipc(source)
+        except pa.ArrowInvalid as exc:
+            raise FormatError(f"not an Arrow IPC stream ({exc})", file=self.join(name)) from None
+
+    def listdir(self) -> list[str]:
+        if self.remote:
+            if not self.fs.exists(self.root):
+                return []
+            return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self.root, detail=False)]
+        return os.listdir(self.root) if os.path.isdir(self.root) else []
+
+    def remove(self, name: str) -> None:
+        if self.remote:
+            self.fs.rm_file(self.join(name))
+        else:
+            os.remove(self.join(name))
+
+
+def _read_ipc(source: pa.NativeFile) -> pa.Table:
+    magic = source.read(6)
+    source.seek(0)
+    if magic == b"ARROW1":
+        return pa.ipc.open_file(source).read_all()
+    return pa.ipc.open_stream(source).read_all()
+
+
+class _HashingFile:
+    """A write-only file object that feeds everything written to an xxh3 hasher."""
+
+    def __init__(self, fh: Any, hasher: Any) -> None:
+        self.fh, self.hasher, self.pos, self.closed = fh, hasher, 0, False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.hasher.update(view)
+        self.fh.write(view)
+        self.pos += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.pos
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+
+# --- saving ---------------------------------------------------------------------------------------------
+
+
+def save_dataset_dict(
+    splits: Mapping[str, pa.Table | StreamLike],
+    path: str | os.PathLike,
+    *,
+    max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE,
+    num_shards: Mapping[str, int] | None = None,
+    features: Mapping[str, Any] | None = None,
+    split_names: Mapping[str, str | None] | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> DatasetDictStats:
+    """Write a DatasetDict folder that ``datasets.load_from_disk`` opens.
+
+    ``splits`` are saved in their order. ``num_shards`` (a mapping, as in ``datasets``) fixes the shard
+    count of the splits it names and takes precedence over ``max_shard_size``. ``features`` applies to
+    every split (default: each table's features, from its ``huggingface`` metadata or its Arrow types).
+    ``split_names`` gives the ``_split`` recorded in each ``state.json`` (default: the split key; ``None``
+    writes ``null``). ``info`` adds ``DatasetInfo`` keys (description, license, …) to ``dataset_info.json``.
+    """
+    if num_shards is not None and not isinstance(num_shards, Mapping):
+        raise ValueError("Please provide one `num_shards` per dataset in the dataset dictionary, e.g. {'train': 128, 'test': 4}")
+    unknown = set(num_shards or {}) - set(splits)
+    if unknown:
+        raise ValueError(f"num_shards names splits that are not saved: {sorted(unknown)}")
+    names = [_check_split_name(k) for k in splits]
+    root = _Folder(path)
+    root.makedirs()
+    root.write_text(DATASET_DICT_JSON, json.dumps({"splits": names}))
+    out: dict[str, SplitStats] = {}
+    for name in names:
+        split = split_names.get(name, name) if split_names is not None else name
+        out[name] = save_dataset(
+            splits[name],
+            root.child(name).url,
+            max_shard_size=max_shard_size,
+            num_shards=(num_shards or {}).get(name),
+            features=features,
+            split=split,
+            info=info,
+        )
+    return DatasetDictStats(root.url, out)
+
+
+def save_dataset(
+    table: pa.Table | StreamLike,
+    path: str | os.PathLike,
+    *,
+    max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE,
+    num_shards: int | None = None,
+    features: Mapping[str, Any] | None = None,
+    split: str | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> SplitStats:
+    """Write a single ``Dataset`` folder (shards, ``state.json``, ``dataset_info.json``) at ``path``."""
+    folder = _Folder(path)
+    folder.makedirs()
+    extra_info = _check_info(info)
+    source, spool = _as_table(table, folder, features)
+    try:
+        return _save(source, folder, max_shard_size, num_shards, features, split, extra_info)
+    finally:
+        if spool is not None:
+            os.unlink(spool)
+
+
+def _check_split_name(name: Any) -> str:
+    text = str(name)
+    if not text or text in (".", "..") or "/" in text or "\\" in text or "\x00" in text:
+        raise UnsafePathError(f"split name {text!r} is not a plain folder name", split=text)
+    return text
+
+
+def _check_info(info: Mapping[str, Any] | None) -> dict[str, Any]:
+    extra = dict(info or {})
+    bad = set(extra) - INFO_KEYS
+    if bad:
+        raise ValueError(f"unknown dataset_info keys {sorted(bad)} (features go in `features=`)")
+    return extra
+
+
+def _as_table(source: Any, folder: _Folder, features: Mapping[str, Any] | None) -> tuple[pa.Table, str | None]:
+    """The split as a table; streams are spooled to a memory-mapped file (unlinked once saved)."""
+    if isinstance(source, pa.Table):
+        return source, None
+    if isinstance(source, pa.RecordBatch):
+        return pa.Table.from_batches([source]), None
+    if isinstance(source, (str, os.PathLike)):
+        where = _Folder(os.path.dirname(os.fspath(source)) or ".")
+        return where.read_arrow(os.path.basename(os.fspath(source))), None
+    reader = source if isinstance(source, pa.RecordBatchReader) else iter(source)
+    first = None if isinstance(reader, pa.RecordBatchReader) else next(reader, None)
+    if isinstance(reader, pa.RecordBatchReader):
+        schema = reader.schema
+    elif first is not None:
+        schema = first.schema
+    elif features is not None:
+        return features_schema(normalize_features(features)).empty_table(), None
+    else:
+        raise SchemaError("an empty stream of record batches needs `features` to be saved")
+    spool_dir = tempfile.gettempdir() if folder.remote else folder.root
+    fd, spool = tempfile.mkstemp(prefix=".spool-", suffix=".arrow", dir=spool_dir)
+    os.close(fd)
+    try:
+        with pa.OSFile(spool, "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+            if first is not None:
+                writer.write_batch(first)
+            for batch in reader:
+                writer.write_batch(batch)
+        return _read_ipc(pa.memory_map(spool, "r")), spool
+    except BaseException:
+        os.unlink(spool)
+        raise
+
+
+def _save(
+    table: pa.Table,
+    folder: _Folder,
+    max_shard_size: int | str,
+    num_shards: int | None,
+    features: Mapping[str, Any] | None,
+    split: str | None,
+    extra_info: dict[str, Any],
+) -> SplitStats:
+    feats = normalize_features(features) if features is not None else features_from_schema(table.schema)
+    schema = features_schema(feats)
+    _check_columns(table.schema, schema)
+    if table.schema.names != schema.names:
+        table = table.select(schema.names)
+    num_rows = table.num_rows
+    nbytes = estimate_nbytes(table, feats)
+    if num_shards is None:
+        n = shard_count(num_rows, nbytes, max_shard_size)
+    else:
+        n = int(num_shards)
+        if n < 1 or n > max(num_rows, 1):
+            raise ValueError(f"num_shards={n} must be between 1 and the number of rows ({num_rows})")
+    per_chunk = chunk_rows(num_rows, nbytes)
+    per_batch = batch_rows(feats)
+    needs_cast = not table.schema.equals(schema, check_metadata=False)
+    media = has_media(feats)
+    bounds = shard_bounds(num_rows, n)
+    files = [f"data-{i:05d}-of-{n:05d}.arrow" for i in range(n)]
+    hasher = xxhash.xxh3_64()
+    sizes = []
+    for i, fname in enumerate(files):
+        start, stop = int(bounds[i]), int(bounds[i + 1])
+        chunks = (_prepare(table.slice(a, min(per_chunk, stop - a)), schema, feats, needs_cast, media)
+                  for a in range(start, stop, per_chunk))  # fmt: skip
+        sizes.append(_write_shard(folder, fname, schema, chunks, per_batch, hasher))
+    for stale in folder.listdir():
+        if _SHARD_RE.fullmatch(stale) and stale not in files:
+            folder.remove(stale)
+    fingerprint = hasher.hexdigest()
+    state = {
+        "_data_files": [{"filename": f} for f in files],
+        "_fingerprint": fingerprint,
+        "_format_columns": None,
+        "_format_kwargs": {},
+        "_format_type": None,
+        "_output_all_columns": False,
+        "_split": None if split is None else str(split),
+    }
+    folder.write_text(STATE_JSON, json.dumps(state, indent=2, sort_keys=True))
+    dataset_info = {"citation": "", "description": "", "homepage": "", "license": "", **extra_info, "features": feats}
+    folder.write_text(INFO_JSON, json.dumps({k: dataset_info[k] for k in sorted(dataset_info)}, indent=2))
+    return SplitStats(
+        path=folder.url,
+        split=state["_split"],
+        num_rows=num_rows,
+        num_bytes=sum(sizes),
+        shard_rows=tuple(int(x) for x in np.diff(bounds)),
+        files=tuple(files),
+        fingerprint=fingerprint,
+        features=feats,
+    )
+
+
+def _check_columns(have: pa.Schema, want: pa.Schema) -> None:
+    missing = [n for n in want.names if n not in have.names]
+    extra = [n for n in have.names if n not in want.names]
+    if missing or extra:
+        raise SchemaError(f"features and table columns differ: missing {missing}, extra {extra}")
+
+
+def _prepare(chunk: pa.Table, schema: pa.Schema, feats: Features, needs_cast: bool, media: bool) -> pa.Table:
+    """One write chunk as ``ArrowWriter.write_table`` sees it: combined, cast, media embedded."""
+    chunk = chunk.combine_chunks()
+    if needs_cast:
+        try:
+            chunk = chunk.cast(schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise SchemaError(f"the table does not cast to its features ({exc})") from None
+    if media:
+        chunk = _embed_table(chunk, feats)
+    return chunk
+
+
+def _write_shard(
+    folder: _Folder, fname: str, schema: pa.Schema, chunks: Iterable[pa.Table], per_batch: int, hasher: Any
+) -> int:
+    """Write one shard as an IPC stream; feed its bytes to ``hasher``; return its size."""
+    if folder.remote:
+        with folder.fs.open(folder.join(fname), "wb") as fh:
+            sink = _HashingFile(fh, hasher)
+            with pa.ipc.new_stream(sink, schema) as writer:
+                for chunk in chunks:
+                    writer.write_table(chunk, max_chunksize=per_batch)
+            return sink.pos
+    target = folder.join(fname)
+    with pa.OSFile(target, "wb") as sink:
+        with pa.ipc.new_stream(sink, schema) as writer:
+            for chunk in chunks:
+                writer.write_table(chunk, max_chunksize=per_batch)
+    size = os.path.getsize(target)
+    with open(target, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        hasher.update(view)
+    return size
+
+
+# --- loading ---------------------------------------------------------------------------------------------
+
+
+def dataset_dict_splits(path: str | os.PathLike) -> list[str]:
+    """The split names of a DatasetDict folder, in saved order."""
+    root = _Folder(resolve_dir(path))
+    return _splits(root)
+
+
+def _splits(root: _Folder) -> list[str]:
+    try:
+        data = root.read_json(DATASET_DICT_JSON)
+    except FileNotFoundError:
+        raise FormatError(
+            f"no {DATASET_DICT_JSON}: not a DatasetDict folder", file=root.url,
+            hint="a single Dataset folder (state.json + dataset_info.json) loads with load_dataset()",
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("splits"), list):
+        raise FormatError("dataset_dict.json has no 'splits' list", file=root.join(DATASET_DICT_JSON))
+    return [_check_split_name(s) for s in data["splits"]]
+
+
+def load_dataset_dict(path: str | os.PathLike) -> dict[str, pa.Table]:
+    """Every split of a DatasetDict folder (any ``datasets`` version's ``save_to_disk`` or ours)."""
+    root = _Folder(resolve_dir(path))
+    return {name: _load(root.child(name), split=name) for name in _splits(root)}
+
+
+def load_dataset(path: str | os.PathLike) -> pa.Table:
+    """A single ``Dataset`` folder as one table, shards memory-mapped and concatenated in order.
+
+    The schema carries the ``huggingface`` metadata of the folder's features (ClassLabel names,
+    Image, …), so :func:`~datasets_pipeline.engine.hf_features.features_from_schema` recovers them.
+    """
+    return _load(_Folder(resolve_dir(path)))
+
+
+def read_features(path: str | os.PathLike, split: str | None = None) -> Features:
+    """The features of a ``Dataset`` folder, or of one split (default: the first) of a DatasetDict."""
+    folder = _Folder(resolve_dir(path))
+    if folder.exists(DATASET_DICT_JSON) and not folder.exists(STATE_JSON):
+        names = _splits(folder)
+        if not names:
+            raise FormatError("the DatasetDict has no splits", file=folder.url)
+        folder = folder.child(split if split is not None else names[0])
+    info_features = _info_features(folder)
+    if info_features is not None:
+        return info_features
+    files = _data_files(folder)
+    if not files:
+        raise FormatError("no features in dataset_info.json and no data files", file=folder.url)
+    return features_from_schema(folder.read_arrow(files[0]).schema)
+
+
+def _info_features(folder: _Folder) -> Features | None:
+    try:
+        info = folder.read_json(INFO_JSON)
+    except FileNotFoundError:
+        raise FormatError(f"no {INFO_JSON}: not a Dataset folder", file=folder.url) from None
+    features = info.get("features") if isinstance(info, dict) else None
+    if not features:
+        return None
+    try:
+        return normalize_features(features)
+    except SchemaError as exc:
+        raise exc.with_context(file=folder.join(INFO_JSON))
+
+
+def _data_files(folder: _Folder) -> list[str]:
+    try:
+        state = folder.read_json(STATE_JSON)
+    except FileNotFoundError:
+        raise FormatError(f"no {STATE_JSON}: not a Dataset folder", file=folder.url) from None
+    try:
+        names = [entry["filename"] for entry in state["_data_files"]]
+    except (KeyError, TypeError):
+        raise FormatError("state.json has no valid '_data_files' list", file=folder.join(STATE_JSON)) from None
+    for name in names:
+        if not isinstance(name, str) or not name or name.startswith("/") or ".." in name.split("/"):
+            raise FormatError(f"data file name {name!r} is not inside the folder", file=folder.join(STATE_JSON))
+    return names
+
+
+def _load(folder: _Folder, split: str | None = None) -> pa.Table:
+    files = _data_files(folder)
+    info_features = _info_features(folder)
+    tables = [folder.read_arrow(name) for name in files]
+    if not tables:
+        if info_features is None:
+            raise FormatError("no data files and no features to build an empty table", file=folder.url, split=split)
+        return features_schema(info_features).empty_table()
+    first = tables[0].schema
+    plain = first.remove_metadata()
+    for name, t in zip(files[1:], tables[1:]):
+        if not t.schema.remove_metadata().equals(plain):
+            raise SchemaError(f"shard schema {t.schema.remove_metadata()} differs from {plain}",
+                              file=folder.join(name), split=split)  # fmt: skip
+    tables = [t.replace_schema_metadata(None) for t in tables]
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    features = info_features if info_features is not None else features_from_schema(first)
+    try:
+        features = align_features(features, table.schema)
+    except SchemaError as exc:
+        raise exc.with_context(file=folder.url, split=split)
+    target = features_schema(features)
+    columns = []
+    for col, want in zip(table.columns, target):
+        have = loose_type(col.type)
+        if not have.equals(loose_type(want.type)):
+            raise SchemaError(
+                f"External features info don't match the dataset: {want.type} vs {col.type}",
+                file=folder.url, split=split, column=want.name,
+            )  # fmt: skip
+        columns.append(col.cast(have) if not have.equals(col.type) and _has_dictionary(col.type) else col)
+    fields = [pa.field(f.name, c.type, nullable=f.nullable) for f, c in zip(table.schema, columns)]
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=target.metadata))
+
+
+def _has_dictionary(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_dictionary(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _has_dictionary(t.value_type)
+    return False

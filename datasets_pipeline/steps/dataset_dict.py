@@ -1,0 +1,86 @@
+"""The DatasetDict layer: a config's cookbook splits in the ``save_to_disk`` layout, published atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..catalog.spec import DatasetSpec
+from ..engine.hf_disk import save_dataset_dict
+from ..engine.hf_features import features_from_schema
+from ..engine.shuffle import permutation
+from ..engine.versioned_dir import publish_dir
+
+DEFAULT_MAX_SHARD_SIZE = "500MB"
+
+
+@dataclass(frozen=True)
+class PlannedSplit:
+    """A split of the DatasetDict: rows of ``table``, in ``indices`` order when given."""
+
+    table: pa.Table
+    indices: np.ndarray | None = None
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows if self.indices is None else len(self.indices)
+
+    def rows(self) -> pa.Table:
+        return self.table if self.indices is None else self.table.take(pa.array(self.indices))
+
+
+def plan_splits(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> dict[str, PlannedSplit]:
+    """The DatasetDict's splits: the cookbook's derived train/test where it derives one, else the real ones.
+
+    Derived (``spec.derived_split``): ``shuffle(seed)`` of the source split, the first ``test_size``
+    rows as ``test`` and the rest as ``train`` — the same rows in the same order as the cookbook's
+    ``ds.shuffle(seed=seed)``, ``.take(k)``, ``.skip(k)``. Other real splits are kept as they are.
+    """
+    derived = spec.derived_split
+    if derived is None or derived.source_split not in tables or "test" in tables:
+        return {split: PlannedSplit(table) for split, table in tables.items()}
+    source = tables[derived.source_split]
+    perm = permutation(source.num_rows, seed=derived.seed)
+    k = derived.test_size(source.num_rows)
+    out = {"train": PlannedSplit(source, perm[k:]), "test": PlannedSplit(source, perm[:k])}
+    for split, table in tables.items():
+        if split != derived.source_split:
+            out[split] = PlannedSplit(table)
+    return out
+
+
+def write_dataset_dict(
+    target: Path, splits: Mapping[str, PlannedSplit], max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE
+) -> dict[str, Any]:
+    """Write ``splits`` to a new version folder and switch ``target`` to it atomically."""
+    first = next(iter(splits.values()))
+    features = features_from_schema(first.table.schema)
+
+    def write(folder: Path) -> Any:
+        return save_dataset_dict(
+            {name: s.rows() for name, s in splits.items()}, folder, max_shard_size=max_shard_size, features=features
+        )
+
+    stats = publish_dir(target, write)
+    return {"stats": stats, "features": features}
+
+
+def math_rl_tables(hendrycks: Mapping[str, pa.Table], math500: pa.Table, seed: int = 0) -> dict[str, PlannedSplit]:
+    """The math RL recipe: hendrycks_math train+test of every config minus MATH-500 problems, shuffled; MATH-500 as test.
+
+    ``hendrycks`` maps ``"<config>/<split>"`` to cookbook tables; they are concatenated in config order,
+    train before test, as the recipe loads them.
+    """
+    ordered = sorted(hendrycks, key=lambda key: (key.split("/")[0], 0 if key.endswith("/train") else 1))
+    combined = pa.concat_tables([hendrycks[k] for k in ordered]) if ordered else math500.schema.empty_table()
+    keep = pc.invert(pc.is_in(combined.column("problem"), value_set=math500.column("problem").combine_chunks()))
+    train = combined.filter(keep)
+    return {
+        "train": PlannedSplit(train, permutation(train.num_rows, seed=seed)),
+        "test": PlannedSplit(math500),
+    }

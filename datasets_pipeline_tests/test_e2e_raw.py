@@ -1,0 +1,194 @@
+"""End to end: the raw layer against a loopback Hub, through real Dagster runs and real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from datasets_pipeline.engine.ipc import read_table
+from datasets_pipeline.errors import UnsafePathError
+from datasets_pipeline_tests.dagster_runs import failure_message, materialize, run_cli, run_python
+from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files, gsm8k_rows
+from datasets_pipeline_tests.hub_server import Fault
+
+REPO = "openai/gsm8k"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "data"
+    monkeypatch.setenv("DATASETS_PIPELINE_DATA", str(folder))
+    monkeypatch.delenv("DATASETS_PIPELINE_HUB_MIRROR", raising=False)
+    return folder
+
+
+def test_cli_materializes_raw_gsm8k_equal_to_the_served_source(hub_server, tmp_path, data_dir):
+    sha = hub_server.add_repo(REPO, gsm8k_repo_files())
+    env = {
+        "HF_ENDPOINT": hub_server.url,
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "DATASETS_PIPELINE_DATA": str(data_dir),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+    (tmp_path / "dagster_home").mkdir()
+    env.pop("HF_TOKEN", None)
+    proc = run_cli(
+        ["asset", "materialize", "-m", "datasets_pipeline.definitions", "--select", "raw/gsm8k", "--partition", "main/test"],
+        env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "RUN_SUCCESS" in proc.stderr
+
+    path = data_dir / "raw" / "gsm8k" / "main" / "test.arrow"
+    table = read_table(path)
+    expected = gsm8k_rows("main")
+    assert table.num_rows == 1319
+    assert table.to_pylist() == expected
+    assert table.column_names == ["question", "answer"]
+    assert [p.name for p in path.parent.iterdir()] == ["test.arrow"]  # no temporary file left behind
+
+    # The lineage is in the materialization metadata of the instance the CLI used.
+    import dagster as dg
+
+    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(tmp_path / "dagster_home"))) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "gsm8k"]))
+        meta = event.asset_materialization.metadata
+    assert event.asset_materialization.partition == "main/test"
+    assert meta["revision_sha"].value == sha
+    assert meta["dagster/row_count"].value == 1319
+    files = meta["source_files"].value
+    assert [f["path"] for f in files] == ["main/test-00000-of-00001.parquet"]
+    assert files[0]["revision"] == sha and len(files[0]["sha256"]) == 64
+    assert [c.name for c in meta["dagster/column_schema"].value.columns] == ["question", "answer"]
+    assert "Janet" in meta["preview"].value
+
+    # A new process, no Dagster instance: load() memory-maps the same rows.
+    code = (
+        "import json, datasets_pipeline as dp; t = dp.load('gsm8k', 'main', 'test', layer='raw');"
+        "print(json.dumps(t.to_pylist()))"
+    )
+    loaded = run_python(code, {"DATASETS_PIPELINE_DATA": str(data_dir)})
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout) == expected
+
+
+def test_load_names_the_command_when_not_materialized(data_dir):
+    import datasets_pipeline as dp
+    from datasets_pipeline.errors import NotMaterializedError
+
+    with pytest.raises(NotMaterializedError) as err:
+        dp.load("gsm8k", "main", "test", layer="raw")
+    text = str(err.value)
+    assert "dagster asset materialize -m datasets_pipeline.definitions --select raw/gsm8k --partition main/test" in text
+    assert "'gsm8k'" in text and "'main'" in text and "'test'" in text
+
+
+def _materialize_raw(partition: str = "main/test"):
+    return materialize(["raw/gsm8k"], partition)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(path=r"/resolve/", method="GET", kind="truncate", times=None),
+        Fault(path=r"/resolve/", method="GET", kind="corrupt", times=None),
+        Fault(path=r"/resolve/", method="GET", kind="status", status=503, times=None),
+    ],
+    ids=["truncated", "corrupted-same-size", "persistent-503"],
+)
+def test_failed_download_keeps_the_last_good_version(hub_server, hf_env, no_backoff_sleep, data_dir, monkeypatch, fault):
+    hub_server.add_repo(REPO, gsm8k_repo_files())
+    first = _materialize_raw()
+    assert first.success, failure_message(first)
+    path = data_dir / "raw" / "gsm8k" / "main" / "test.arrow"
+    good = path.read_bytes()
+
+    # The branch moves to a new commit with different rows; every download of it now fails.
+    files = gsm8k_repo_files()
+    files["main/test-00000-of-00001.parquet"] = gsm8k_repo_files(train_rows=7)["main/train-00000-of-00001.parquet"]
+    hub_server.update_repo(REPO, files)
+    hub_server.add_fault(fault)
+    monkeypatch.setattr("datasets_pipeline.hub.retry.time.sleep", lambda s: None, raising=False)
+
+    second = _materialize_raw()
+    assert not second.success
+    message = failure_message(second)
+    assert "main/test-00000-of-00001.parquet" in message
+    assert path.read_bytes() == good  # the previous version is intact
+    assert sorted(p.name for p in path.parent.iterdir()) == ["test.arrow"]  # nothing partial visible
+    assert read_table(path).num_rows == 1319
+
+
+def test_transient_faults_are_retried(hub_server, hf_env, no_backoff_sleep, data_dir, monkeypatch):
+    hub_server.add_repo(REPO, gsm8k_repo_files())
+    monkeypatch.setattr("datasets_pipeline.hub.retry.time.sleep", lambda s: None, raising=False)
+    hub_server.add_fault(Fault(path=r"/api/datasets/openai/gsm8k", method="GET", kind="status", status=500, times=1))
+    hub_server.add_fault(Fault(path=r"/resolve/", method="GET", kind="status", status=429, headers={"Retry-After": "1"}, times=1))
+    result = _materialize_raw()
+    assert result.success, failure_message(result)
+    assert read_table(data_dir / "raw" / "gsm8k" / "main" / "test.arrow").num_rows == 1319
+    statuses = [r.status for r in hub_server.requests]
+    assert 500 in statuses and 429 in statuses
+
+
+WRITER = r"""
+import sys, time
+import pyarrow as pa
+from datasets_pipeline.engine.ipc import write_batches
+def batches():
+    for i in range(1000):
+        yield pa.record_batch({"x": pa.array(range(i * 1000, (i + 1) * 1000))})
+        print("batch", i, flush=True)
+        time.sleep(0.01)
+write_batches(sys.argv[1], batches())
+"""
+
+
+def test_sigkill_mid_write_leaves_no_visible_partial_file(tmp_path):
+    from datasets_pipeline.engine.ipc import write_table
+
+    target = tmp_path / "raw" / "toy" / "default" / "train.arrow"
+    write_table(target, pa.table({"x": [1, 2, 3]}))
+    before = target.read_bytes()
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    for _ in range(20):  # wait until it is well into the write
+        assert proc.stdout.readline().startswith("batch")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert target.read_bytes() == before
+    assert read_table(target).column("x").to_pylist() == [1, 2, 3]
+    leftovers = [p.name for p in target.parent.iterdir() if p.name != "train.arrow"]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".tmp-train.arrow.")  # hidden, never read
+
+
+@pytest.mark.parametrize("key", ["../main/test", "main/../../etc", "/etc/passwd", "main/test/../../x", "main/..", "..\\x/test"])
+def test_partition_keys_that_escape_the_data_folder_are_refused(key, data_dir):
+    from upath import UPath
+
+    from datasets_pipeline.defs.io_manager import ArrowIOManager
+    from datasets_pipeline.paths import check_partition_key
+
+    with pytest.raises(UnsafePathError):
+        check_partition_key(key)
+    with pytest.raises(UnsafePathError):
+        ArrowIOManager(base_path=UPath(str(data_dir))).make_safe_partition_path(UPath(str(data_dir)) / "raw" / "gsm8k", key)
+
+
+@pytest.mark.parametrize("config", ["../../etc", "/abs", "..", "a/b"])
+def test_load_refuses_unsafe_config_names(config, data_dir):
+    import datasets_pipeline as dp
+
+    with pytest.raises((UnsafePathError, ValueError)):
+        dp.load("gsm8k", config, "test")
+    with pytest.raises((UnsafePathError, ValueError)):
+        dp.dataset_dict_path("gsm8k", config)
