@@ -52,15 +52,17 @@ def _materialize_demo() -> None:
     import dagster as dg
 
     from . import api
-    from .definitions import defs
+    from .defs.assets import catalog_assets
+    from .definitions import resources as build_resources
 
     instance = dg.DagsterInstance.get()
-    assets = defs.resolve_asset_graph().assets_defs
-    resources = defs.resources
+    assets = catalog_assets()
+    resources = build_resources()
     for selection, partition in DEMO_RUNS:
         result = dg.materialize(
             assets, selection=selection, partition_key=partition, instance=instance, resources=resources,
             tags={"source": "demo"},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         status = "ok" if result.success else "FAILED"
         print(f"  {status:6} {', '.join(selection)} [{partition}]", flush=True)

@@ -26,6 +26,11 @@ def _executor() -> dg.ExecutorDefinition:
     return dg.multiprocess_executor.configured({"max_concurrent": max_concurrent})
 
 
+def resources() -> dict[str, object]:
+    """The resources every asset uses (all configured from the environment at run time)."""
+    return {"hub": HubResource(), "arrow_io_manager": ArrowIOManagerFactory()}
+
+
 def build_defs() -> dg.Definitions:
     """Assemble assets, checks, automation and resources into one Definitions object."""
     assets = catalog_assets()
@@ -35,7 +40,7 @@ def build_defs() -> dg.Definitions:
         jobs=jobs,
         schedules=schedules,
         sensors=sensors,
-        resources={"hub": HubResource(), "arrow_io_manager": ArrowIOManagerFactory()},
+        resources=resources(),
         executor=_executor(),
     )
 

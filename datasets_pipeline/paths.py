@@ -21,7 +21,7 @@ def data_root() -> str:
     root = os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR
     if "://" in root:
         return root.rstrip("/")
-    return str(Path(root).expanduser().resolve())
+    return os.path.abspath(Path(root).expanduser())
 
 
 def is_remote(root: str) -> bool:
@@ -56,9 +56,13 @@ def split_relpath(layer: str, name: str, config: str, split: str) -> str:
 
 
 def local_path(root: str, relpath: str) -> Path:
-    """Join a relative data path under a local root and make sure it stays inside."""
-    base = Path(root.removeprefix("file://")).resolve()
-    path = (base / relpath).resolve()
-    if base != path and base not in path.parents:
+    """Join a relative data path under a local root and make sure it stays inside.
+
+    The check is on the normalized text (``..`` segments, absolute parts), so links inside the data
+    folder (a DatasetDict's current-version symlink) are kept as links, not followed.
+    """
+    base = Path(os.path.abspath(root.removeprefix("file://")))
+    path = Path(os.path.normpath(base / relpath))
+    if Path(relpath).is_absolute() or (base != path and base not in path.parents):
         raise UnsafePathError(f"path {relpath!r} escapes the data folder {str(base)!r}")
     return path

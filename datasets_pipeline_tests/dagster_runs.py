@@ -15,14 +15,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def materialize(selection: Sequence[str], partition: str | None, *, raise_on_error: bool = False) -> dg.ExecuteInProcessResult:
     """Materialize ``selection`` (asset key strings) for one partition in this process."""
-    from datasets_pipeline.definitions import build_defs
+    from datasets_pipeline.defs.assets import catalog_assets
+    from datasets_pipeline.definitions import resources
 
-    defs = build_defs()
     return dg.materialize(
-        defs.resolve_asset_graph().assets_defs,
+        catalog_assets(),
         selection=list(selection),
         partition_key=partition,
-        resources=defs.resources,
+        resources=resources(),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=raise_on_error,
     )

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 from pathlib import Path
 
 import pyarrow as pa
@@ -58,8 +59,9 @@ def test_cli_materializes_raw_gsm8k_equal_to_the_served_source(hub_server, tmp_p
 
     # The lineage is in the materialization metadata of the instance the CLI used.
     import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
 
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(tmp_path / "dagster_home"))) as instance:
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "dagster_home"))) as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "gsm8k"]))
         meta = event.asset_materialization.metadata
     assert event.asset_materialization.partition == "main/test"
@@ -117,7 +119,7 @@ def test_failed_download_keeps_the_last_good_version(hub_server, hf_env, no_back
     files["main/test-00000-of-00001.parquet"] = gsm8k_repo_files(train_rows=7)["main/train-00000-of-00001.parquet"]
     hub_server.update_repo(REPO, files)
     hub_server.add_fault(fault)
-    monkeypatch.setattr("datasets_pipeline.hub.retry.time.sleep", lambda s: None, raising=False)
+    monkeypatch.setattr("datasets_pipeline.hub.retry.time", SimpleNamespace(sleep=lambda s: None))
 
     second = _materialize_raw()
     assert not second.success
@@ -130,7 +132,7 @@ def test_failed_download_keeps_the_last_good_version(hub_server, hf_env, no_back
 
 def test_transient_faults_are_retried(hub_server, hf_env, no_backoff_sleep, data_dir, monkeypatch):
     hub_server.add_repo(REPO, gsm8k_repo_files())
-    monkeypatch.setattr("datasets_pipeline.hub.retry.time.sleep", lambda s: None, raising=False)
+    monkeypatch.setattr("datasets_pipeline.hub.retry.time", SimpleNamespace(sleep=lambda s: None))
     hub_server.add_fault(Fault(path=r"/api/datasets/openai/gsm8k", method="GET", kind="status", status=500, times=1))
     hub_server.add_fault(Fault(path=r"/resolve/", method="GET", kind="status", status=429, headers={"Retry-After": "1"}, times=1))
     result = _materialize_raw()

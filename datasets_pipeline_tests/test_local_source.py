@@ -171,6 +171,7 @@ def test_parse_card_and_default_config() -> None:
         ({"configs": [{"config_name": "a", "data_files": [{"split": "train"}]}]}, "{split, path}"),
         ({"configs": [{"config_name": "a", "data_files": 3}]}, "must be a string or a list"),
         ({"configs": [{"config_name": "a", "data_files": "**.csv"}]}, "invalid data_files pattern"),
+        ({"configs": [{"config_name": "a", "data_files": ["a.csv", "b.csv"]}]}, "data file 'b.csv' named in the card is not in the repo"),
     ],
 )
 def test_bad_cards_fail_clearly(card: dict, message: str) -> None:
@@ -287,3 +288,14 @@ def test_local_source_uses_card_layout_for_data_dir(tmp_path: Path) -> None:
     source = LocalFolderSource(tmp_path)
     assert source.list_splits("acme/dirs") == {"sub": ["train", "test"]}
     assert read_split(source.fetch_split("acme/dirs", "sub", "test")).to_pylist() == [{"x": 2}]
+
+
+def test_archive_only_repo_falls_back_to_the_parquet_branch(tmp_path: Path) -> None:
+    rows = gsm8k_rows("main")[:4]
+    write_files(tmp_path / "acme/zipped", {"README.md": "# data in an archive\n", "data/all.zip": b"PK\x03\x04", "gsm8k.py": "x"})
+    write_files(tmp_path / "acme/zipped@refs%2Fconvert%2Fparquet", {"default/train/0000.parquet": parquet_bytes(gsm8k_table(rows))})
+    source = LocalFolderSource(tmp_path)
+    assert source.list_splits("acme/zipped") == {"default": ["train"]}
+    split = source.fetch_split("acme/zipped", "default", "train")
+    assert [f.path for f in split.files] == ["default/train/0000.parquet"]
+    assert read_split(split).to_pylist() == rows

@@ -35,8 +35,8 @@ def _result(path: Path, written: dict[str, Any], splits: dict[str, int]) -> dg.M
             "path": dg.MetadataValue.path(str(path)),
             "splits": dg.MetadataValue.json(splits),
             "dagster/row_count": sum(splits.values()),
-            "shards": dg.MetadataValue.json({s: v.num_shards for s, v in stats.splits.items()}),
-            "bytes": sum(v.bytes for v in stats.splits.values()),
+            "shards": dg.MetadataValue.json({s: len(v.files) for s, v in stats.splits.items()}),
+            "bytes": stats.num_bytes,
             "features": dg.MetadataValue.json(written["features"]),
         }
     )

@@ -2,9 +2,9 @@
 
 
 import hashlib
+import warnings
 
 import dagster as dg
-import pyarrow.compute as pc
 
 from ..catalog.spec import DatasetSpec
 from ..errors import DatasetsPipelineError
@@ -15,6 +15,9 @@ from .resources import HubResource
 from .spec_metadata import spec_metadata
 
 HUB_POOL = "hf_hub"
+
+# Raw assets record the source files' checksums as their data version (a beta parameter of Output).
+warnings.filterwarnings("ignore", message=r"Parameter `data_version`", category=dg.BetaWarning)
 
 
 def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:

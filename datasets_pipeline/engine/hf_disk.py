@@ -33,7 +33,7 @@ import posixpath
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Union
+from typing import Any, Iterable, Iterator, Mapping, Union
 
 import fsspec
 import numpy as np
@@ -503,8 +503,8 @@ def _save(
     sizes = []
     for i, fname in enumerate(files):
         start, stop = int(bounds[i]), int(bounds[i + 1])
-        chunks = (_prepare(table.slice(a, min(per_chunk, stop - a)), schema, feats, needs_cast, media)
-                  for a in range(start, stop, per_chunk))  # fmt: skip
+        chunks = (_prepare(c, schema, feats, needs_cast, media)
+                  for c in iter_chunks(table.slice(start, stop - start), per_chunk))  # fmt: skip
         sizes.append(_write_shard(folder, fname, schema, chunks, per_batch, hasher))
     for stale in folder.listdir():
         if _SHARD_RE.fullmatch(stale) and stale not in files:
@@ -532,6 +532,34 @@ def _save(
         fingerprint=fingerprint,
         features=feats,
     )
+
+
+def iter_chunks(table: pa.Table, rows: int) -> Iterator[pa.Table]:
+    """Sub-tables of ``rows`` rows, cut as ``datasets.table.table_iter`` cuts them.
+
+    The pieces of a sub-table keep the library's boundaries (record batches of the input split at
+    ``rows``), so that combining them yields the very buffers the library writes.
+    """
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in table.to_reader(max_chunksize=rows):
+        n = batch.num_rows
+        if n == 0:
+            continue
+        if size + n < rows:
+            pending.append(batch)
+            size += n
+        elif size + n == rows:
+            pending.append(batch)
+            yield pa.Table.from_batches(pending)
+            pending, size = [], 0
+        else:
+            cut = rows - size
+            pending.append(batch.slice(0, cut))
+            yield pa.Table.from_batches(pending)
+            pending, size = [batch.slice(cut, n - cut)], n - cut
+    if pending:
+        yield pa.Table.from_batches(pending)
 
 
 def _check_columns(have: pa.Schema, want: pa.Schema) -> None:

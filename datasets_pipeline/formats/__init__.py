@@ -41,7 +41,9 @@ def read_batches(
     _, codec = split_compression(label)
     if fmt == "parquet":
         if codec is not None:
-            raise FormatError(f"compressed Parquet ({codec}) is not supported; Parquet compresses its own pages", file=label)
+            raise FormatError(
+                f"compressed Parquet ({codec}) is not supported; Parquet compresses its own pages", file=label
+            )
         return read_parquet(Path(path), name=label, batch_rows=batch_rows)
     if fmt == "jsonl":
         return read_jsonl(path, name=label, codec=codec, batch_rows=batch_rows)

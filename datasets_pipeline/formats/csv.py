@@ -26,7 +26,9 @@ from ..errors import FormatError
 from .blocks import DEFAULT_BLOCK_BYTES
 from .compression import open_input
 
-_CONVERSION = re.compile(r"In CSV column #(?P<index>\d+): CSV conversion error to (?P<type>[^:]+): invalid value '(?P<value>.*)'", re.S)
+_CONVERSION = re.compile(
+    r"In CSV column #(?P<index>\d+): CSV conversion error to (?P<type>[^:]+): invalid value '(?P<value>.*)'", re.S
+)
 _MAX_WIDENINGS = 64
 
 
@@ -58,7 +60,7 @@ def _widened(current: pa.DataType, value: str) -> pa.DataType:
 def find_bad_row(
     path: str | os.PathLike, codec: str | None, *, name: str, delimiter: str, expected: int | None
 ) -> tuple[int, int, int] | None:
-    """Re-scan the file with the stdlib reader: ``(line, expected, actual)`` of the first record whose field count is off."""
+    """Re-scan with the stdlib reader: ``(line, expected, actual)`` of the first record with a wrong field count."""
     with open_input(path, codec, name=name) as stream:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
         reader = stdlib_csv.reader(text, delimiter=delimiter)
@@ -125,7 +127,9 @@ def _iter_checked(
                 if match and not invalid:
                     field = schema.field(int(match.group("index")))
                     if pa.types.is_string(field.type) or pa.types.is_binary(field.type):
-                        raise FormatError(f"column {field.name!r} cannot be read: {exc}", file=name, column=field.name) from None
+                        raise FormatError(
+                            f"column {field.name!r} cannot be read: {exc}", file=name, column=field.name
+                        ) from None
                     raise _Widen(field.name, _widened(field.type, match.group("value"))) from None
                 _raise_parse_error(exc, path, codec, name, delimiter, invalid)
             if batch.num_rows:

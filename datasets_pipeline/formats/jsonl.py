@@ -230,7 +230,10 @@ def read_jsonl(
                 continue
             table = parse_block(block, first_line, name=name)
             blocks += 1
-            schema = table.schema if schema is None else merge_schemas(schema, table.schema, block, first_line, name=name)
+            if schema is None:
+                schema = table.schema
+            else:
+                schema = merge_schemas(schema, table.schema, block, first_line, name=name)
             first_table = table if blocks == 1 else None
     if schema is None:
         return

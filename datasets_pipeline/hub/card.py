@@ -74,7 +74,12 @@ SPLIT_KEYWORDS = {
 }
 _SEP = "-._ 0-9"
 _IN_FILENAME = ("**/{keyword}[{sep}]*", "**/*[{sep}]{keyword}[{sep}]*")
-_IN_DIR_NAME = ("**/{keyword}/**", "**/{keyword}[{sep}]*/**", "**/*[{sep}]{keyword}/**", "**/*[{sep}]{keyword}[{sep}]*/**")
+_IN_DIR_NAME = (
+    "**/{keyword}/**",
+    "**/{keyword}[{sep}]*/**",
+    "**/*[{sep}]{keyword}/**",
+    "**/*[{sep}]{keyword}[{sep}]*/**",
+)
 
 
 def _keyword_patterns(bases: Sequence[str]) -> dict[str, list[str]]:
@@ -167,7 +172,8 @@ def card_configs(card: Mapping[str, Any] | None) -> list[CardConfig]:
         data_files = entry.get("data_files")
         patterns = _split_patterns(data_files, name) if data_files is not None else None
         data_dir = entry.get("data_dir")
-        out.append(CardConfig(name, patterns, str(data_dir).strip("/") if data_dir else None, bool(entry.get("default"))))
+        data_dir = str(data_dir).strip("/") if data_dir else None
+        out.append(CardConfig(name, patterns, data_dir, bool(entry.get("default"))))
     return out
 
 
@@ -211,7 +217,9 @@ def match_pattern(pattern: str, files: Sequence[str], *, config: str | None = No
         try:
             regex = re.compile(glob_translate(pattern))
         except ValueError as exc:
-            raise SourceError(f"invalid data_files pattern {pattern!r}: {exc}", config=config, file="README.md") from None
+            raise SourceError(
+                f"invalid data_files pattern {pattern!r}: {exc}", config=config, file="README.md"
+            ) from None
         matched = sorted(f for f in files if regex.match(f))
     else:
         matched = [pattern] if pattern in files else []
@@ -279,7 +287,17 @@ def resolve_config(config: CardConfig, files: Sequence[str]) -> dict[str, list[s
         patterns = {split: tuple(_join(config.data_dir, p) for p in ps) for split, ps in patterns.items()}
     resolved: dict[str, list[str]] = {}
     for split, split_patterns in patterns.items():
-        chosen = dict.fromkeys(f for p in split_patterns for f in match_pattern(p, files, config=config.name) if _allowed(f))
+        chosen: dict[str, None] = {}
+        for pattern in split_patterns:
+            matched = [f for f in match_pattern(pattern, files, config=config.name) if _allowed(f)]
+            if not matched and not _has_magic(pattern):  # as in datasets: a named file must exist
+                raise SourceError(
+                    f"data file {pattern!r} named in the card is not in the repo (or not a data file)",
+                    config=config.name,
+                    split=split,
+                    file="README.md",
+                )
+            chosen.update(dict.fromkeys(matched))
         resolved[split] = list(chosen)
     module = infer_module(f for paths in resolved.values() for f in paths)
     if module is None:  # only archives or unknown files: nothing this pipeline reads

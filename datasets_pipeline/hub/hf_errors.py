@@ -51,7 +51,10 @@ def translate(
         isinstance(exc, HfHubHTTPError) and not isinstance(exc, RepositoryNotFoundError) and status in (401, 403)
     ):
         if token:
-            hint = f"the token in HF_TOKEN was refused or its account has no access yet: request access on {url} and check HF_TOKEN"
+            hint = (
+                "the token in HF_TOKEN was refused or its account has no access yet: "
+                f"request access on {url} and check HF_TOKEN"
+            )
         else:
             hint = f"request access on {url} and set HF_TOKEN to a token of an account that has it"
         return GatedRepo(f"dataset repo {repo_id!r} is gated or restricted (HTTP {status})", hint=hint, **where)
@@ -62,7 +65,7 @@ def translate(
             **where,
         )
     if isinstance(exc, RevisionNotFoundError):
-        hint = f"use an existing branch, tag or commit sha ({refs_hint})" if refs_hint else "use an existing branch, tag or commit sha"
+        hint = "use an existing branch, tag or commit sha" + (f" ({refs_hint})" if refs_hint else "")
         return RevisionNotFound(f"revision {revision!r} not found in dataset repo {repo_id!r}", hint=hint, **where)
     if isinstance(exc, EntryNotFoundError) and not isinstance(exc, LocalEntryNotFoundError):
         return SplitNotFound(

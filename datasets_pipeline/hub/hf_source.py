@@ -131,7 +131,8 @@ class HubSource:
         return self._token is not None
 
     def __repr__(self) -> str:
-        return f"HubSource(endpoint={self.endpoint!r}, cache_dir={self.cache_dir!r}, token={'set' if self._token else 'none'})"
+        token = "set" if self._token else "none"
+        return f"HubSource(endpoint={self.endpoint!r}, cache_dir={self.cache_dir!r}, token={token})"
 
     # --- guarded calls ---------------------------------------------------------------------
 
@@ -268,7 +269,8 @@ class HubSource:
 
         if len(entries) == 1 or self.max_workers == 1:
             return [one(e) for e in entries]
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(entries)), thread_name_prefix="hub-download") as pool:
+        workers = min(self.max_workers, len(entries))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hub-download") as pool:
             return list(pool.map(one, entries))
 
     def download(

@@ -43,12 +43,9 @@ def parquet_branch_layout(paths: Iterable[str]) -> Layout:
     return layout
 
 
-def is_partial(paths: Iterable[str]) -> bool:
-    """True when the shards come from a partial conversion (``partial-{split}`` folder)."""
-    return any(path.split("/")[1].startswith(PARTIAL_PREFIX) for path in paths)
-
-
-def merge_splits(card: Mapping[str, Mapping[str, list[str]]], branch: Mapping[str, Mapping[str, list[str]]]) -> dict[str, list[str]]:
+def merge_splits(
+    card: Mapping[str, Mapping[str, list[str]]], branch: Mapping[str, Mapping[str, list[str]]]
+) -> dict[str, list[str]]:
     """Config -> splits present by either rule: card configs and splits first, in card order."""
     out: dict[str, list[str]] = {config: list(splits) for config, splits in card.items()}
     for config, splits in branch.items():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..catalog.spec import DatasetSpec
+from ..engine.gather import iter_take
 from ..engine.hf_disk import save_dataset_dict
 from ..engine.hf_features import features_from_schema
 from ..engine.shuffle import permutation
@@ -30,8 +31,9 @@ class PlannedSplit:
     def num_rows(self) -> int:
         return self.table.num_rows if self.indices is None else len(self.indices)
 
-    def rows(self) -> pa.Table:
-        return self.table if self.indices is None else self.table.take(pa.array(self.indices))
+    def rows(self) -> pa.Table | Iterator[pa.RecordBatch]:
+        """The table itself, or its rows gathered in ``indices`` order chunk by chunk (bounded memory)."""
+        return self.table if self.indices is None else iter_take(self.table, self.indices)
 
 
 def plan_splits(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> dict[str, PlannedSplit]:
