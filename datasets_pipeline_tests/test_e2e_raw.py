@@ -194,3 +194,24 @@ def test_load_refuses_unsafe_config_names(config, data_dir):
         dp.load("gsm8k", config, "test")
     with pytest.raises((UnsafePathError, ValueError)):
         dp.dataset_dict_path("gsm8k", config)
+
+
+def test_gated_repo_needs_the_token_and_the_token_is_never_recorded(hub_server, hf_env, no_backoff_sleep, data_dir, monkeypatch):
+    hub_server.add_repo(REPO, gsm8k_repo_files(), gated=True)
+    denied = _materialize_raw()
+    assert not denied.success
+    message = failure_message(denied)
+    assert "HF_TOKEN" in message and "openai/gsm8k" in message and "gated" in message.lower()
+
+    monkeypatch.setenv("HF_TOKEN", hub_server.token)
+    result = _materialize_raw()
+    assert result.success, failure_message(result)
+    assert read_table(data_dir / "raw" / "gsm8k" / "main" / "test.arrow").num_rows == 1319
+    assert any(r.headers.get("authorization") == f"Bearer {hub_server.token}" for r in hub_server.requests)
+    # Not in any event (logs, metadata, errors) of either run, nor in any file the project wrote.
+    for run in (denied, result):
+        for event in run.all_events:
+            assert hub_server.token not in repr(event)
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert hub_server.token.encode() not in path.read_bytes(), path

@@ -1,0 +1,97 @@
+"""The main job: the offline demo materializes bundled real data, then serves the Dagster UI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from datasets_pipeline_tests.dagster_runs import REPO_ROOT
+
+QUERY = """
+{
+  assetNodes(assetKeys: [{path: ["raw", "gsm8k"]}, {path: ["cookbook", "humaneval"]}]) {
+    assetKey { path }
+    groupName
+    partitionKeys
+  }
+  assetOrError(assetKey: {path: ["cookbook", "gsm8k"]}) {
+    ... on Asset { assetMaterializations(limit: 10) { partition } }
+  }
+}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, data: bytes | None = None) -> dict:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.mark.slow
+def test_offline_demo_materializes_and_serves_the_ui(tmp_path: Path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "DATASETS_PIPELINE_DATA": str(tmp_path / "data"),
+        "HF_ENDPOINT": "http://127.0.0.1:9",  # nothing listens: the demo must fall back to the bundled mirror
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    env.pop("DATASETS_PIPELINE_HUB_MIRROR", None)
+    log = open(tmp_path / "demo.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "datasets_pipeline", "demo", "--port", str(port)],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, (tmp_path / "demo.log").read_text()[-3000:]
+            try:
+                info = _get(f"http://127.0.0.1:{port}/server_info")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "demo.log").read_text()[-3000:]
+                time.sleep(1)
+        assert "dagster_webserver_version" in info
+        out = (tmp_path / "demo.log").read_text()
+        assert "bundled offline mirror" in out
+        assert "load('gsm8k', 'main', 'test') -> 1319 rows; first answer '18'" in out
+
+        deadline = time.monotonic() + 60
+        while True:  # the code location loads a moment after the server answers
+            data = _get(f"http://127.0.0.1:{port}/graphql", json.dumps({"query": QUERY}).encode())
+            if data.get("data") and data["data"]["assetNodes"]:
+                break
+            assert time.monotonic() < deadline, data
+            time.sleep(1)
+        nodes = {"/".join(n["assetKey"]["path"]): n for n in data["data"]["assetNodes"]}
+        assert nodes["raw/gsm8k"]["partitionKeys"] == ["main/train", "main/test", "socratic/train", "socratic/test"]
+        assert nodes["raw/gsm8k"]["groupName"] == "math"
+        assert nodes["cookbook/humaneval"]["partitionKeys"] == ["openai_humaneval/test"]
+        partitions = {m["partition"] for m in data["data"]["assetOrError"]["assetMaterializations"]}
+        assert partitions == {"main/test", "socratic/test"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+    assert (tmp_path / "data" / "dataset_dict" / "gsm8k" / "main" / "dataset_dict.json").exists()
