@@ -12,6 +12,8 @@ from .errors import NotMaterializedError
 from .paths import check_segment, data_root, is_remote, local_path, split_relpath
 
 LOAD_LAYERS = ("raw", "cookbook", "tokenized")
+# DatasetDicts built by a recipe rather than from one catalog dataset: name -> its only config.
+RECIPES = {"math_rl": "default"}
 
 
 def _materialize_hint(layer: str, name: str, config: str, split: str | None = None) -> str:
@@ -50,12 +52,18 @@ def load(name: str, config: str | None = None, split: str = "train", *, layer: s
 
 
 def dataset_dict_path(name: str, config: str | None = None) -> Path:
-    """The folder of ``dataset_dict/<name>`` for ``config`` that ``datasets.load_from_disk`` opens."""
-    spec = get_spec(name)
-    config = spec.default_config if config is None else config
+    """The folder of ``dataset_dict/<name>`` for ``config`` that ``datasets.load_from_disk`` opens.
+
+    ``name`` is a catalog dataset or a recipe (``math_rl``).
+    """
+    if name in RECIPES:
+        configs: tuple[str, ...] = (RECIPES[name],)
+    else:
+        configs = get_spec(name).configs
+    config = (RECIPES.get(name) or get_spec(name).default_config) if config is None else config
     check_segment(config, "config")
-    if config not in spec.splits:
-        raise ValueError(f"{name} has no config {config!r}; configs: {', '.join(spec.configs)}")
+    if config not in configs:
+        raise ValueError(f"{name} has no config {config!r}; configs: {', '.join(configs)}")
     root = data_root()
     if is_remote(root):
         raise NotMaterializedError(
