@@ -16,9 +16,6 @@ from .spec_metadata import spec_metadata
 
 HUB_POOL = "hf_hub"
 
-# Raw assets record the source files' checksums as their data version (a beta parameter of Output).
-warnings.filterwarnings("ignore", message=r"Parameter `data_version`", category=dg.BetaWarning)
-
 
 def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
     """The raw mirror asset of one catalog dataset, partitioned by ``"<config>/<split>"``."""
@@ -47,7 +44,10 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             raise exc.with_context(dataset=spec.name, config=config, split=split)
         context.log.info(f"{spec.name}: {len(files.files)} file(s) at commit {files.sha} ({files.origin})")
         version = hashlib.sha256("".join(f.sha256 for f in files.files).encode()).hexdigest()[:16]
-        yield dg.Output(stream, data_version=dg.DataVersion(version))
+        with warnings.catch_warnings():  # data_version is a beta parameter of Output
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            output = dg.Output(stream, data_version=dg.DataVersion(version))
+        yield output
         rows = sum(stream.stats.get("rows_per_file", {}).values())
         yield dg.AssetCheckResult(
             check_name="has_rows", passed=rows > 0, severity=dg.AssetCheckSeverity.WARN, metadata={"rows": rows}

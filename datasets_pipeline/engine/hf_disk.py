@@ -32,6 +32,7 @@ import os
 import posixpath
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Union
 
@@ -375,6 +376,7 @@ def save_dataset_dict(
     every split (default: each table's features, from its ``huggingface`` metadata or its Arrow types).
     ``split_names`` gives the ``_split`` recorded in each ``state.json`` (default: the split key; ``None``
     writes ``null``). ``info`` adds ``DatasetInfo`` keys (description, license, …) to ``dataset_info.json``.
+    Shards are written by up to ``pyarrow.cpu_count()`` threads, one record-batch chunk in memory each.
     """
     if num_shards is not None and not isinstance(num_shards, Mapping):
         raise ValueError("Please provide one `num_shards` per dataset in the dataset dictionary, e.g. {'train': 128, 'test': 4}")
@@ -382,22 +384,21 @@ def save_dataset_dict(
     if unknown:
         raise ValueError(f"num_shards names splits that are not saved: {sorted(unknown)}")
     names = [_check_split_name(k) for k in splits]
+    extra_info = _check_info(info)
     root = _Folder(path)
     root.makedirs()
     root.write_text(DATASET_DICT_JSON, json.dumps({"splits": names}))
-    out: dict[str, SplitStats] = {}
-    for name in names:
-        split = split_names.get(name, name) if split_names is not None else name
-        out[name] = save_dataset(
-            splits[name],
-            root.child(name).url,
-            max_shard_size=max_shard_size,
-            num_shards=(num_shards or {}).get(name),
-            features=features,
-            split=split,
-            info=info,
-        )
-    return DatasetDictStats(root.url, out)
+    plans: list[_Plan] = []
+    try:
+        for name in names:
+            folder = root.child(name)
+            folder.makedirs()
+            split = split_names.get(name, name) if split_names is not None else name
+            plans.append(_plan(splits[name], folder, max_shard_size, (num_shards or {}).get(name), features, split, extra_info))
+        stats = _run(plans)
+    finally:
+        _unspool(plans)
+    return DatasetDictStats(root.url, dict(zip(names, stats)))
 
 
 def save_dataset(
@@ -411,15 +412,15 @@ def save_dataset(
     info: Mapping[str, Any] | None = None,
 ) -> SplitStats:
     """Write a single ``Dataset`` folder (shards, ``state.json``, ``dataset_info.json``) at ``path``."""
+    extra_info = _check_info(info)
     folder = _Folder(path)
     folder.makedirs()
-    extra_info = _check_info(info)
-    source, spool = _as_table(table, folder, features)
+    plans: list[_Plan] = []
     try:
-        return _save(source, folder, max_shard_size, num_shards, features, split, extra_info)
+        plans.append(_plan(table, folder, max_shard_size, num_shards, features, split, extra_info))
+        return _run(plans)[0]
     finally:
-        if spool is not None:
-            os.unlink(spool)
+        _unspool(plans)
 
 
 def _check_split_name(name: Any) -> str:
@@ -444,8 +445,10 @@ def _as_table(source: Any, folder: _Folder, features: Mapping[str, Any] | None) 
     if isinstance(source, pa.RecordBatch):
         return pa.Table.from_batches([source]), None
     if isinstance(source, (str, os.PathLike)):
-        where = _Folder(os.path.dirname(os.fspath(source)) or ".")
-        return where.read_arrow(os.path.basename(os.fspath(source))), None
+        text = os.fspath(source)
+        return _Folder(posixpath.dirname(text) if "://" in text else os.path.dirname(text) or ".").read_arrow(
+            posixpath.basename(text) if "://" in text else os.path.basename(text)
+        ), None
     reader = source if isinstance(source, pa.RecordBatchReader) else iter(source)
     first = None if isinstance(reader, pa.RecordBatchReader) else next(reader, None)
     if isinstance(reader, pa.RecordBatchReader):
@@ -471,45 +474,100 @@ def _as_table(source: Any, folder: _Folder, features: Mapping[str, Any] | None) 
         raise
 
 
-def _save(
-    table: pa.Table,
+@dataclass
+class _Plan:
+    """One split to write: its table cast plan, shard bounds and chunking."""
+
+    folder: _Folder
+    table: pa.Table
+    spool: str | None
+    features: Features
+    schema: pa.Schema
+    bounds: np.ndarray
+    chunk_rows: int
+    batch_rows: int
+    needs_cast: bool
+    media: bool
+    split: str | None
+    extra_info: dict[str, Any]
+
+    @property
+    def files(self) -> list[str]:
+        n = len(self.bounds) - 1
+        return [f"data-{i:05d}-of-{n:05d}.arrow" for i in range(n)]
+
+
+def _plan(
+    source: pa.Table | StreamLike,
     folder: _Folder,
     max_shard_size: int | str,
     num_shards: int | None,
     features: Mapping[str, Any] | None,
     split: str | None,
     extra_info: dict[str, Any],
-) -> SplitStats:
-    feats = normalize_features(features) if features is not None else features_from_schema(table.schema)
-    schema = features_schema(feats)
-    _check_columns(table.schema, schema)
-    if table.schema.names != schema.names:
-        table = table.select(schema.names)
-    num_rows = table.num_rows
-    nbytes = estimate_nbytes(table, feats)
-    if num_shards is None:
-        n = shard_count(num_rows, nbytes, max_shard_size)
+) -> _Plan:
+    table, spool = _as_table(source, folder, features)
+    try:
+        feats = normalize_features(features) if features is not None else features_from_schema(table.schema)
+        schema = features_schema(feats)
+        _check_columns(table.schema, schema)
+        if table.schema.names != schema.names:
+            table = table.select(schema.names)
+        num_rows = table.num_rows
+        nbytes = estimate_nbytes(table, feats)
+        if num_shards is None:
+            n = shard_count(num_rows, nbytes, max_shard_size)
+        else:
+            n = int(num_shards)
+            if n < 1 or n > max(num_rows, 1):
+                raise ValueError(f"num_shards={n} must be between 1 and the number of rows ({num_rows})")
+    except BaseException:
+        if spool is not None:
+            os.unlink(spool)
+        raise
+    return _Plan(
+        folder=folder,
+        table=table,
+        spool=spool,
+        features=feats,
+        schema=schema,
+        bounds=shard_bounds(num_rows, n),
+        chunk_rows=chunk_rows(num_rows, nbytes),
+        batch_rows=batch_rows(feats),
+        needs_cast=not table.schema.equals(schema, check_metadata=False),
+        media=has_media(feats),
+        split=None if split is None else str(split),
+        extra_info=extra_info,
+    )
+
+
+def _unspool(plans: list[_Plan]) -> None:
+    for plan in plans:
+        if plan.spool is not None:
+            os.unlink(plan.spool)
+            plan.spool = None
+
+
+def _run(plans: list[_Plan]) -> list[SplitStats]:
+    """Write every shard of every plan (in a thread pool), then each split's JSON files in order."""
+    jobs = [(plan, i) for plan in plans for i in range(len(plan.bounds) - 1)]
+    workers = max(1, min(pa.cpu_count(), len(jobs)))
+    if workers == 1:
+        results = [_write_shard(plan, i) for plan, i in jobs]
     else:
-        n = int(num_shards)
-        if n < 1 or n > max(num_rows, 1):
-            raise ValueError(f"num_shards={n} must be between 1 and the number of rows ({num_rows})")
-    per_chunk = chunk_rows(num_rows, nbytes)
-    per_batch = batch_rows(feats)
-    needs_cast = not table.schema.equals(schema, check_metadata=False)
-    media = has_media(feats)
-    bounds = shard_bounds(num_rows, n)
-    files = [f"data-{i:05d}-of-{n:05d}.arrow" for i in range(n)]
-    hasher = xxhash.xxh3_64()
-    sizes = []
-    for i, fname in enumerate(files):
-        start, stop = int(bounds[i]), int(bounds[i + 1])
-        chunks = (_prepare(c, schema, feats, needs_cast, media)
-                  for c in iter_chunks(table.slice(start, stop - start), per_chunk))  # fmt: skip
-        sizes.append(_write_shard(folder, fname, schema, chunks, per_batch, hasher))
+        with ThreadPoolExecutor(workers, thread_name_prefix="hf-disk-shard") as pool:
+            results = list(pool.map(lambda job: _write_shard(*job), jobs))
+    done = dict(zip(((id(p), i) for p, i in jobs), results))
+    return [_finish(plan, [done[(id(plan), i)] for i in range(len(plan.bounds) - 1)]) for plan in plans]
+
+
+def _finish(plan: _Plan, shards: list[tuple[int, bytes]]) -> SplitStats:
+    """Remove stale shards and write ``state.json`` and ``dataset_info.json`` of a written split."""
+    folder, files = plan.folder, plan.files
     for stale in folder.listdir():
         if _SHARD_RE.fullmatch(stale) and stale not in files:
             folder.remove(stale)
-    fingerprint = hasher.hexdigest()
+    fingerprint = xxhash.xxh3_64(b"".join(digest for _, digest in shards)).hexdigest()
     state = {
         "_data_files": [{"filename": f} for f in files],
         "_fingerprint": fingerprint,
@@ -517,20 +575,20 @@ def _save(
         "_format_kwargs": {},
         "_format_type": None,
         "_output_all_columns": False,
-        "_split": None if split is None else str(split),
+        "_split": plan.split,
     }
     folder.write_text(STATE_JSON, json.dumps(state, indent=2, sort_keys=True))
-    dataset_info = {"citation": "", "description": "", "homepage": "", "license": "", **extra_info, "features": feats}
-    folder.write_text(INFO_JSON, json.dumps({k: dataset_info[k] for k in sorted(dataset_info)}, indent=2))
+    info = {"citation": "", "description": "", "homepage": "", "license": "", **plan.extra_info, "features": plan.features}
+    folder.write_text(INFO_JSON, json.dumps({k: info[k] for k in sorted(info)}, indent=2))
     return SplitStats(
         path=folder.url,
-        split=state["_split"],
-        num_rows=num_rows,
-        num_bytes=sum(sizes),
-        shard_rows=tuple(int(x) for x in np.diff(bounds)),
+        split=plan.split,
+        num_rows=plan.table.num_rows,
+        num_bytes=sum(size for size, _ in shards),
+        shard_rows=tuple(int(x) for x in np.diff(plan.bounds)),
         files=tuple(files),
         fingerprint=fingerprint,
-        features=feats,
+        features=plan.features,
     )
 
 
@@ -569,38 +627,46 @@ def _check_columns(have: pa.Schema, want: pa.Schema) -> None:
         raise SchemaError(f"features and table columns differ: missing {missing}, extra {extra}")
 
 
-def _prepare(chunk: pa.Table, schema: pa.Schema, feats: Features, needs_cast: bool, media: bool) -> pa.Table:
+def _prepare(chunk: pa.Table, plan: _Plan) -> pa.Table:
     """One write chunk as ``ArrowWriter.write_table`` sees it: combined, cast, media embedded."""
     chunk = chunk.combine_chunks()
-    if needs_cast:
+    if plan.needs_cast:
         try:
-            chunk = chunk.cast(schema)
+            chunk = chunk.cast(plan.schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise SchemaError(f"the table does not cast to its features ({exc})") from None
-    if media:
-        chunk = _embed_table(chunk, feats)
+            raise SchemaError(f"the table does not cast to its features ({exc})", split=plan.split) from None
+    if plan.media:
+        chunk = _embed_table(chunk, plan.features)
     return chunk
 
 
-def _write_shard(
-    folder: _Folder, fname: str, schema: pa.Schema, chunks: Iterable[pa.Table], per_batch: int, hasher: Any
-) -> int:
-    """Write one shard as an IPC stream; feed its bytes to ``hasher``; return its size."""
+def _write_shard(plan: _Plan, index: int) -> tuple[int, bytes]:
+    """Write shard ``index`` of ``plan`` as an IPC stream; return its size and xxh3-128 digest."""
+    start, stop = int(plan.bounds[index]), int(plan.bounds[index + 1])
+    chunks = (_prepare(c, plan) for c in iter_chunks(plan.table.slice(start, stop - start), plan.chunk_rows))
+    folder, fname = plan.folder, plan.files[index]
+    hasher = xxhash.xxh3_128()
     if folder.remote:
         with folder.fs.open(folder.join(fname), "wb") as fh:
             sink = _HashingFile(fh, hasher)
-            with pa.ipc.new_stream(sink, schema) as writer:
+            with pa.ipc.new_stream(sink, plan.schema) as writer:
                 for chunk in chunks:
-                    writer.write_table(chunk, max_chunksize=per_batch)
-            return sink.pos
+                    writer.write_table(chunk, max_chunksize=plan.batch_rows)
+            return sink.pos, hasher.digest()
     target = folder.join(fname)
-    with pa.OSFile(target, "wb") as sink:
-        with pa.ipc.new_stream(sink, schema) as writer:
-            for chunk in chunks:
-                writer.write_table(chunk, max_chunksize=per_batch)
-    size = os.path.getsize(target)
-    with open(target, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        hasher.update(view)
+    with pa.OSFile(target, "wb") as sink, pa.ipc.new_stream(sink, plan.schema) as writer:
+        for chunk in chunks:
+            writer.write_table(chunk, max_chunksize=plan.batch_rows)
+    return _hash_file(target, hasher), hasher.digest()
+
+
+def _hash_file(path: str, hasher: Any, window: int = 16 << 20) -> int:
+    """Feed a file to ``hasher`` through a sliding memory map (bounded resident memory); return its size."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        for offset in range(0, size, window):
+            with mmap.mmap(fh.fileno(), min(window, size - offset), offset=offset, access=mmap.ACCESS_READ) as view:
+                hasher.update(view)
     return size
 
 

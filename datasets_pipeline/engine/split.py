@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
