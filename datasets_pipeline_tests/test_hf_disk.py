@@ -52,7 +52,7 @@ def batch_rows(path: Path) -> list[int]:
 
 
 def hf_save(tables: dict[str, pa.Table], path: Path, **kwargs) -> None:
-    DatasetDict({k: datasets.Dataset(t) for k, t in tables.items()}).save_to_disk(str(path), **kwargs)
+    DatasetDict({k: datasets.Dataset(t, split=k) for k, t in tables.items()}).save_to_disk(str(path), **kwargs)
 
 
 def chat_table(n: int) -> pa.Table:
