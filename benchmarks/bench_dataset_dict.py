@@ -1,26 +1,37 @@
 """Chat DatasetDict in the ``save_to_disk`` layout: ``datasets_pipeline`` vs the ``datasets`` library.
 
-A synthetic chat DatasetDict (``messages: list<struct<role, content>>``; 90% train / 10% test;
-1-4 user/assistant exchanges, an optional system prompt, log-normal message lengths; fixed seed)
-is generated with pyarrow and written once as Arrow IPC stream files. Then, each in its own
-subprocess (wall time of the operation and the child's peak RSS; each step runs ``--repeat`` times,
-alternating the two libraries, and the fastest run is reported):
+A synthetic 1M-row chat table (``messages: list<struct<role, content>>``; 1-4 user/assistant
+exchanges, an optional system prompt, log-normal message lengths; fixed seed) is generated with
+pyarrow and written once as an Arrow IPC stream file. Both libraries start from that file,
+memory-mapped, and make a 90% train / 10% test DatasetDict of it in two ways:
 
-- save: ``save_dataset_dict`` vs ``DatasetDict.save_to_disk`` (both start from memory-mapped inputs);
-- load: ``load_dataset_dict`` vs ``datasets.load_from_disk``, each followed by the same full read
-  of the loaded Arrow table (total messages and total content bytes), so loading is compared like
-  for like.
+- **contiguous**: the first 90% and the last 10% of the rows (``Dataset.select(range(...))``,
+  no indices mapping, vs ``Table.slice``);
+- **shuffled**: ``Dataset.train_test_split(test_size=0.1, seed=42)`` (an indices mapping, the
+  library's usual way to derive a test split) vs the same ``default_rng(42)`` permutation given to
+  ``save_dataset_dict`` as ``(table, indices)``.
 
-Each step starts after ``os.sync()``, so no step pays for the disk writeback of the one before.
+Steps, each in its own subprocess (wall time of the step and the child's peak RSS):
 
-Usage: ``python benchmarks/bench_dataset_dict.py [--rows 1000000] [--workdir DIR]``. Prints a
-Markdown table and writes ``benchmarks/results/dataset_dict.json``.
+- save: ``save_dataset_dict`` vs ``DatasetDict.save_to_disk``, for both DatasetDicts;
+- load: ``load_dataset_dict`` vs ``datasets.load_from_disk`` of the contiguous folders, each followed
+  by the same full read of the loaded Arrow tables (total messages and total content characters,
+  which reads every byte), so loading is compared like for like; "open" is the load call alone.
+
+Every step runs ``--repeat`` times, alternating the two libraries, and the fastest run is reported;
+each starts after ``os.sync()``, so no step pays for the disk writeback of the one before. The
+shard files of the two libraries are compared byte for byte; the shuffled folders are then removed
+so that the page cache keeps the input (at 1M rows, 3.7 GB per folder).
+
+Usage: ``python benchmarks/bench_dataset_dict.py [--rows 1000000] [--repeat 3] [--workdir DIR]``.
+Prints a Markdown table and writes ``benchmarks/results/dataset_dict.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -35,7 +46,10 @@ import numpy as np
 import pyarrow as pa
 
 SEED = 1234
-OPS = ("hf_save", "ours_save", "hf_load", "ours_load")
+SPLIT_SEED = 42
+TEST_SIZE = 0.1
+OPS = ("hf_shuffled", "ours_shuffled", "hf_save", "ours_save", "hf_load", "ours_load")
+OUTPUTS = {"hf_save": "theirs", "ours_save": "ours", "hf_shuffled": "theirs_shuffled", "ours_shuffled": "ours_shuffled"}
 RESULTS = Path(__file__).resolve().parent / "results" / "dataset_dict.json"
 ROLES = pa.array(["system", "user", "assistant"])
 MEDIAN_CHARS = np.array([150.0, 250.0, 700.0])  # per role: system, user, assistant
@@ -56,7 +70,7 @@ def chat_table(rows: int, rng: np.random.Generator) -> pa.Table:
     offsets = np.zeros(rows + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
     total = int(offsets[-1])
-    # position of each message inside its conversation, shifted so that 0 = system, 1 = user, 2 = assistant
+    # position of each message inside its conversation, shifted so that 0 = system, odd = user, even = assistant
     pos = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], counts)
     pos = pos + np.repeat(~system, counts)
     role_ids = np.where(pos == 0, 0, np.where(pos % 2 == 1, 1, 2)).astype(np.int8)
@@ -73,20 +87,16 @@ def chat_table(rows: int, rng: np.random.Generator) -> pa.Table:
     return pa.table({"messages": messages})
 
 
-def write_inputs(rows: int, folder: Path) -> dict[str, dict]:
+def write_input(rows: int, path: Path) -> dict:
+    """Write the chat table block by block (bounded memory) as an IPC stream file."""
     rng = np.random.default_rng(SEED)
-    sizes = {"train": rows * 9 // 10, "test": rows - rows * 9 // 10}
-    out = {}
-    for split, n in sizes.items():
-        path = folder / f"{split}.arrow"
-        nbytes = 0
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as writer:
-            for start in range(0, n, GEN_BLOCK):  # bounded memory: one block at a time
-                block = chat_table(min(GEN_BLOCK, n - start), rng)
-                writer.write_table(block, max_chunksize=65_536)
-                nbytes += block.nbytes
-        out[split] = {"rows": n, "nbytes": nbytes, "file_bytes": path.stat().st_size}
-    return out
+    nbytes = 0
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, SCHEMA) as writer:
+        for start in range(0, rows, GEN_BLOCK):
+            block = chat_table(min(GEN_BLOCK, rows - start), rng)
+            writer.write_table(block, max_chunksize=65_536)
+            nbytes += block.nbytes
+    return {"rows": rows, "nbytes": nbytes, "file_bytes": path.stat().st_size}
 
 
 # --- children ---------------------------------------------------------------------------------------------
@@ -110,43 +120,48 @@ def _full_read(tables: dict[str, pa.Table]) -> dict[str, int]:
 
 
 def child(op: str, workdir: Path) -> dict:
-    inputs = {s: workdir / "input" / f"{s}.arrow" for s in ("train", "test")}
+    source = str(workdir / "input" / "chat.arrow")
     check: dict = {}
-    if op == "ours_save":
-        from datasets_pipeline.engine.hf_disk import save_dataset_dict
-
-        base = _rss_now()
-        t0 = time.perf_counter()
-        tables = {s: pa.ipc.open_stream(pa.memory_map(str(p))).read_all() for s, p in inputs.items()}
-        stats = save_dataset_dict(tables, workdir / "ours")
-        seconds = time.perf_counter() - t0
-        check = {"shards": {s: len(v.files) for s, v in stats.splits.items()}}
-    elif op == "hf_save":
+    lib = op.startswith("hf_")
+    if lib:
         import datasets
 
         datasets.disable_progress_bars()
-        base = _rss_now()
-        t0 = time.perf_counter()
-        dd = datasets.DatasetDict({s: datasets.Dataset.from_file(str(p)) for s, p in inputs.items()})
-        dd.save_to_disk(str(workdir / "theirs"))
+    else:
+        from datasets_pipeline.engine.hf_disk import load_dataset_dict, save_dataset_dict
+    base = _rss_now()
+    t0 = time.perf_counter()
+    if op in OUTPUTS:
+        out = workdir / OUTPUTS[op]
+        if lib:
+            ds = datasets.Dataset.from_file(source)
+            n = len(ds)
+            if op == "hf_shuffled":
+                dd = ds.train_test_split(test_size=TEST_SIZE, seed=SPLIT_SEED)
+            else:
+                n_train = n - math.ceil(TEST_SIZE * n)
+                dd = datasets.DatasetDict({"train": ds.select(range(n_train)), "test": ds.select(range(n_train, n))})
+            dd.save_to_disk(str(out))
+            check = {"shards": {s: len(list((out / s).glob("*.arrow"))) for s in dd}}
+        else:
+            table = pa.ipc.open_stream(pa.memory_map(source)).read_all()
+            n = table.num_rows
+            n_test = math.ceil(TEST_SIZE * n)
+            if op == "ours_shuffled":
+                perm = np.random.default_rng(SPLIT_SEED).permutation(n)
+                splits = {"train": (table, perm[n_test:]), "test": (table, perm[:n_test])}
+            else:
+                splits = {"train": table.slice(0, n - n_test), "test": table.slice(n - n_test)}
+            stats = save_dataset_dict(splits, out)
+            check = {"shards": {s: len(v.files) for s, v in stats.splits.items()}}
         seconds = time.perf_counter() - t0
-        check = {"shards": {s: len(os.listdir(workdir / "theirs" / s)) - 2 for s in inputs}}
     elif op == "ours_load":
-        from datasets_pipeline.engine.hf_disk import load_dataset_dict
-
-        base = _rss_now()
-        t0 = time.perf_counter()
         tables = load_dataset_dict(workdir / "ours")
-        check = _full_read(tables)
+        check = {"open_seconds": time.perf_counter() - t0, **_full_read(tables)}
         seconds = time.perf_counter() - t0
     elif op == "hf_load":
-        import datasets
-
-        datasets.disable_progress_bars()
-        base = _rss_now()
-        t0 = time.perf_counter()
         dd = datasets.load_from_disk(str(workdir / "theirs"))
-        check = _full_read({s: d.data.table for s, d in dd.items()})
+        check = {"open_seconds": time.perf_counter() - t0, **_full_read({s: d.data.table for s, d in dd.items()})}
         seconds = time.perf_counter() - t0
     else:
         raise SystemExit(f"unknown operation {op}")
@@ -173,67 +188,8 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:,.0f} MB"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each step (best reported)")
-    parser.add_argument("--child", default=None)
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(args.child, args.workdir)))
-        return
-
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-dataset-dict-"))
-    (workdir / "input").mkdir(parents=True, exist_ok=True)
-    try:
-        t0 = time.perf_counter()
-        inputs = write_inputs(args.rows, workdir / "input")
-        gen_seconds = time.perf_counter() - t0
-        attempts: dict[str, list[dict]] = {op: [] for op in OPS}
-        for _ in range(args.repeat):  # alternate the two libraries; the best run of each step is reported
-            for op in OPS:
-                if op.endswith("_save"):
-                    shutil.rmtree(workdir / ("ours" if op.startswith("ours") else "theirs"), ignore_errors=True)
-                attempts[op].append(run_child(op, workdir))
-        runs = {op: min(tries, key=lambda r: r["seconds"]) for op, tries in attempts.items()}
-        same_files = _same_shards(workdir / "ours", workdir / "theirs")
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    if runs["ours_load"]["check"] != runs["hf_load"]["check"]:
-        raise SystemExit(f"loaded data differs: {runs['ours_load']['check']} vs {runs['hf_load']['check']}")
-
-    rows = []
-    for what in ("save", "load"):
-        hf, ours = runs[f"hf_{what}"], runs[f"ours_{what}"]
-        rows.append(
-            f"| {what} | {hf['seconds']:.2f} s | {ours['seconds']:.2f} s | {hf['seconds'] / ours['seconds']:.1f}× "
-            f"| {_mb(hf['peak_rss'])} | {_mb(ours['peak_rss'])} | {ours['peak_rss'] / hf['peak_rss']:.2f} |"
-        )
-    total_bytes = sum(v["file_bytes"] for v in inputs.values())
-    print(f"\n{args.rows:,} chat rows (train {inputs['train']['rows']:,} / test {inputs['test']['rows']:,}), "
-          f"{_mb(total_bytes)} of Arrow; generated in {gen_seconds:.1f} s; shard files byte-identical: {same_files}\n")  # fmt: skip
-    print("| step | datasets | datasets_pipeline | speed-up | datasets peak RSS | ours peak RSS | RSS ratio |")
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(rows))
-    result = {
-        "rows": args.rows,
-        "inputs": inputs,
-        "generate_seconds": gen_seconds,
-        "runs": runs,
-        "all_seconds": {op: [r["seconds"] for r in tries] for op, tries in attempts.items()},
-        "save_speedup": runs["hf_save"]["seconds"] / runs["ours_save"]["seconds"],
-        "load_speedup": runs["hf_load"]["seconds"] / runs["ours_load"]["seconds"],
-        "save_rss_ratio": runs["ours_save"]["peak_rss"] / runs["hf_save"]["peak_rss"],
-        "load_rss_ratio": runs["ours_load"]["peak_rss"] / runs["hf_load"]["peak_rss"],
-        "shard_files_identical": same_files,
-        "machine": {"python": platform.python_version(), "pyarrow": pa.__version__, "cpus": os.cpu_count(),
-                    "note": f"shared machine; best of {args.repeat} runs per step"},  # fmt: skip
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {RESULTS}")
+def _content(run: dict) -> dict:
+    return {k: v for k, v in run["check"].items() if k != "open_seconds"}
 
 
 def _same_shards(ours: Path, theirs: Path) -> bool:
@@ -251,6 +207,87 @@ def _same_shards(ours: Path, theirs: Path) -> bool:
                 if not x:
                     break
     return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each step (the fastest is reported)")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--child", default=None)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.workdir)))
+        return
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-dataset-dict-"))
+    (workdir / "input").mkdir(parents=True, exist_ok=True)
+    try:
+        t0 = time.perf_counter()
+        inputs = write_input(args.rows, workdir / "input" / "chat.arrow")
+        gen_seconds = time.perf_counter() - t0
+        attempts: dict[str, list[dict]] = {op: [] for op in OPS}
+        identical = {"contiguous": True, "shuffled": True}
+        for _ in range(args.repeat):  # alternate the two libraries
+            for op in OPS:
+                if op in OUTPUTS:
+                    shutil.rmtree(workdir / OUTPUTS[op], ignore_errors=True)
+                attempts[op].append(run_child(op, workdir))
+                if op == "ours_shuffled":  # compare, then free the page cache the next steps need
+                    same = _same_shards(workdir / "ours_shuffled", workdir / "theirs_shuffled")
+                    identical["shuffled"] = identical["shuffled"] and same
+                    for name in ("ours_shuffled", "theirs_shuffled"):
+                        shutil.rmtree(workdir / name, ignore_errors=True)
+                elif op == "ours_save":
+                    identical["contiguous"] = identical["contiguous"] and _same_shards(workdir / "ours", workdir / "theirs")
+        runs = {op: min(tries, key=lambda r: r["seconds"]) for op, tries in attempts.items()}
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if _content(runs["ours_load"]) != _content(runs["hf_load"]):
+        raise SystemExit(f"loaded data differs: {runs['ours_load']['check']} vs {runs['hf_load']['check']}")
+
+    lines = []
+    for label, hf_op, ours_op in (("save, contiguous splits", "hf_save", "ours_save"),
+                                  ("save, shuffled split", "hf_shuffled", "ours_shuffled"),
+                                  ("load + full read", "hf_load", "ours_load")):  # fmt: skip
+        hf, ours = runs[hf_op], runs[ours_op]
+        lines.append(
+            f"| {label} | {hf['seconds']:.2f} s | {ours['seconds']:.2f} s | {hf['seconds'] / ours['seconds']:.1f}× "
+            f"| {_mb(hf['peak_rss'])} | {_mb(ours['peak_rss'])} | {ours['peak_rss'] / hf['peak_rss']:.2f} |"
+        )
+    hf_open, ours_open = runs["hf_load"]["check"]["open_seconds"], runs["ours_load"]["check"]["open_seconds"]
+    lines.append(f"| load (open only) | {hf_open * 1e3:.1f} ms | {ours_open * 1e3:.1f} ms | {hf_open / ours_open:.1f}× | | | |")
+    n_test = math.ceil(TEST_SIZE * args.rows)
+    print(f"\n{args.rows:,} chat rows (train {args.rows - n_test:,} / test {n_test:,}), {_mb(inputs['file_bytes'])} "
+          f"of Arrow; generated in {gen_seconds:.1f} s; best of {args.repeat}; shard files byte-identical: {identical}\n")  # fmt: skip
+    print("| step | datasets | datasets_pipeline | speed-up | datasets peak RSS | ours peak RSS | RSS ratio |")
+    print("|---|---|---|---|---|---|---|")
+    print("\n".join(lines))
+    result = {
+        "rows": args.rows,
+        "input": inputs,
+        "generate_seconds": gen_seconds,
+        "runs": runs,
+        "all_seconds": {op: [r["seconds"] for r in tries] for op, tries in attempts.items()},
+        "speedup": {
+            "save_contiguous": runs["hf_save"]["seconds"] / runs["ours_save"]["seconds"],
+            "save_shuffled": runs["hf_shuffled"]["seconds"] / runs["ours_shuffled"]["seconds"],
+            "load_full_read": runs["hf_load"]["seconds"] / runs["ours_load"]["seconds"],
+            "open": hf_open / ours_open,
+        },
+        "rss_ratio": {
+            "save_contiguous": runs["ours_save"]["peak_rss"] / runs["hf_save"]["peak_rss"],
+            "save_shuffled": runs["ours_shuffled"]["peak_rss"] / runs["hf_shuffled"]["peak_rss"],
+            "load_full_read": runs["ours_load"]["peak_rss"] / runs["hf_load"]["peak_rss"],
+        },
+        "shard_files_identical": identical,
+        "machine": {"python": platform.python_version(), "pyarrow": pa.__version__, "cpus": os.cpu_count(),
+                    "note": f"shared machine (other test runs in parallel); best of {args.repeat} runs per step"},  # fmt: skip
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {RESULTS}")
 
 
 if __name__ == "__main__":

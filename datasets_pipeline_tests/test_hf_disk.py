@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pyarrow as pa
 import pytest
 from datasets import ClassLabel, DatasetDict, Features, Image, List, Sequence, Value
@@ -380,12 +381,13 @@ def test_reader_reads_library_written_folders(tmp_path: Path) -> None:
     dd = worked_example()
     dd["train"].with_format("numpy", columns=["label"]).save_to_disk(str(tmp_path / "single"), num_shards=2)
     single = hf_disk.load_dataset(tmp_path / "single")
-    assert single.to_pylist() == dd["train"].data.table.to_pylist()
+    assert single.to_pylist() == datasets.load_from_disk(str(tmp_path / "single")).data.table.to_pylist()
     assert hf_disk.read_features(tmp_path / "single") == WORKED_FEATURES.to_dict()
     dd.save_to_disk(str(tmp_path / "dict"), max_shard_size=1500)
     ours = hf_disk.load_dataset_dict(tmp_path / "dict")
     assert list(ours) == hf_disk.dataset_dict_splits(tmp_path / "dict") == ["train", "test"]
-    assert {k: t.to_pylist() for k, t in ours.items()} == {k: d.data.table.to_pylist() for k, d in dd.items()}
+    reference = datasets.load_from_disk(str(tmp_path / "dict"))
+    assert {k: t.to_pylist() for k, t in ours.items()} == {k: d.data.table.to_pylist() for k, d in reference.items()}
     assert hf.features_from_schema(ours["test"].schema) == WORKED_FEATURES.to_dict()
 
 
@@ -489,7 +491,7 @@ def test_publish_switches_a_symlink_and_a_failure_keeps_the_old_version(tmp_path
     assert second != first and not first.exists() and list_versions(target) == [second.name]
     assert hf_disk.load_dataset_dict(target)["train"].to_pylist() == v2.to_pylist()
     assert held.to_pylist() == v1.to_pylist()  # old mapping stays readable after its folder is removed
-    assert sorted(p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")) == ["gsm8k", second.name]
+    assert sorted(p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")) == [second.name, "gsm8k"]
 
 
 def test_publish_pointer_mode_local_remote_and_legacy_folder(tmp_path: Path) -> None:
@@ -504,7 +506,7 @@ def test_publish_pointer_mode_local_remote_and_legacy_folder(tmp_path: Path) -> 
     remote = "memory://published/cars"
     publish_dir(remote, lambda d: hf_disk.save_dataset_dict({"train": chat_table(1)}, d))
     publish_dir(remote, lambda d: hf_disk.save_dataset_dict({"train": chat_table(6)}, d))
-    assert str(resolve_dir(remote)).startswith("memory://published/.cars.")
+    assert str(resolve_dir(remote)).startswith("memory:///published/.cars.")
     assert len(list_versions(remote)) == 1 and hf_disk.load_dataset_dict(remote)["train"].num_rows == 6
 
     legacy = tmp_path / "legacy"
@@ -512,3 +514,41 @@ def test_publish_pointer_mode_local_remote_and_legacy_folder(tmp_path: Path) -> 
     publish_dir(legacy, lambda d: hf_disk.save_dataset_dict({"train": chat_table(2)}, d))
     assert legacy.is_symlink() and len(list_versions(legacy)) == 1
     assert hf_disk.load_dataset_dict(legacy)["train"].num_rows == 2
+
+
+def test_nested_images_embed_like_the_library(tmp_path: Path) -> None:
+    features = {"gallery": hf.list_of(hf.image()), "meta": {"thumb": hf.image(), "n": hf.value("int64")}}
+    rows = [
+        {"gallery": [{"bytes": png(1 + i, 2, "red"), "path": f"/x/{i}.png"}, None] if i % 3 else [],
+         "meta": None if i == 4 else {"thumb": {"bytes": png(2, 2, "blue"), "path": f"a/b/t{i}.png"}, "n": i}}
+        for i in range(130)
+    ]  # fmt: skip
+    table = pa.Table.from_pylist(rows, schema=hf.features_schema(features))
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=60))
+    hf_disk.save_dataset_dict({"train": table.slice(3)}, tmp_path / "ours")
+    hf_save({"train": table.slice(3)}, tmp_path / "theirs")
+    assert_same_folders(tmp_path / "ours", tmp_path / "theirs")
+    loaded = datasets.load_from_disk(str(tmp_path / "ours"))["train"]
+    assert loaded.features.to_dict() == features
+    assert loaded[0]["gallery"] == [] and loaded[1]["meta"] is None
+    assert loaded[2]["gallery"][0].size == (6, 2) and loaded[2]["gallery"][1] is None
+    assert loaded[2]["meta"]["thumb"].size == (2, 2) and loaded[2]["meta"]["n"] == 5
+    assert loaded.data.table.column("meta").combine_chunks().field("thumb").field("path")[0].as_py() == "t3.png"
+
+
+def test_indices_splits_match_a_shuffled_library_dataset(tmp_path: Path) -> None:
+    chat = chat_table(2300)
+    table = pa.Table.from_batches(chat.to_batches(max_chunksize=700)).append_column("n", pa.array(range(2300)))
+    lib = datasets.Dataset(table).train_test_split(test_size=0.1, seed=42)  # indices mappings, no copy
+    lib.save_to_disk(str(tmp_path / "theirs"), max_shard_size="150KB")
+    perm = np.random.default_rng(42).permutation(2300)  # what train_test_split draws: test first
+    splits = {"train": (table, perm[230:]), "test": (table, perm[:230])}
+    stats = hf_disk.save_dataset_dict(splits, tmp_path / "ours", max_shard_size="150KB",
+                                      split_names={"train": None, "test": None})  # fmt: skip
+    assert_same_folders(tmp_path / "ours", tmp_path / "theirs")
+    assert stats.splits["train"].num_rows == 2070 and len(stats.splits["train"].files) > 1
+    loaded = hf_disk.load_dataset_dict(tmp_path / "ours")
+    assert loaded["test"].column("n").to_pylist() == perm[:230].tolist()
+    assert loaded["train"].to_pylist() == table.take(perm[230:]).to_pylist()
+    with pytest.raises(IndexError, match="indices out of range for a table of 2300 rows"):
+        hf_disk.save_dataset((table, np.array([0, 2300])), tmp_path / "bad")

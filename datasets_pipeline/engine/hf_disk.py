@@ -15,8 +15,13 @@ first ``rows % N`` shards one row longer; a 0-row split is still written as one 
 Image/Audio/binary features, 10 with Video). Media structs get their local ``path`` cut to the
 basename and path-only local files embedded, as the library does.
 
-``_fingerprint`` is the xxh3-64 of the shard files' bytes in order: the same data, features and
-sharding give the same fingerprint wherever the folder lives.
+Write chunks are cut exactly as the library's ``table_iter`` cuts them and media buffers are
+rebuilt exact-size, because the IPC writer pads a sliced buffer with the bytes that follow it: that
+is what makes the files byte-identical. Shards are written by a thread pool (``pyarrow.cpu_count()``
+threads, one chunk in memory each).
+
+``_fingerprint`` is the xxh3-64 of the xxh3-128 digests of the shard files, in order: the same
+data, features and sharding give the same fingerprint wherever the folder lives.
 
 Saving writes into ``path`` in place; wrap it in :func:`datasets_pipeline.engine.versioned_dir.publish_dir`
 to replace a published folder atomically. Loading resolves such a folder once, memory-maps every
@@ -34,7 +39,7 @@ import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar, Union
 
 import fsspec
 import numpy as np
@@ -66,19 +71,21 @@ INFO_JSON = "dataset_info.json"
 DEFAULT_MAX_SHARD_SIZE = "500MB"
 MAX_CHUNK_BYTES = 100_000_000  # datasets.config.MAX_ROW_GROUP_SIZE
 MAX_CHUNK_ROWS = 1000  # datasets.config.DEFAULT_MAX_BATCH_SIZE
-STATE_KEYS = ("_data_files", "_fingerprint", "_format_columns", "_format_kwargs", "_format_type",
-              "_output_all_columns", "_split")  # fmt: skip
 INFO_KEYS = frozenset({
     "builder_name", "citation", "config_name", "dataset_name", "dataset_size", "description",
     "download_checksums", "download_size", "homepage", "license", "post_processed",
     "post_processing_size", "size_in_bytes", "splits", "supervised_keys", "version",
 })  # fmt: skip
+T = TypeVar("T")
 _SHARD_RE = re.compile(r"data-\d{5,}-of-\d{5,}\.arrow")
 _SCHEME_RE = r"^[A-Za-z][A-Za-z0-9+.\-]*:"  # what urlparse calls a scheme: such paths are not local
 
 StreamLike = Union[pa.RecordBatchReader, Iterable[pa.RecordBatch], str, os.PathLike]
 """A split given as a stream: record batches (spooled to a memory-mapped temporary file) or the
 path of an Arrow IPC file (file or stream format, memory-mapped)."""
+Rows = Union[pa.Table, tuple[pa.Table, np.ndarray], StreamLike]
+"""A split: a table, ``(table, indices)`` (its rows in ``indices`` order, gathered chunk by chunk,
+like a ``datasets`` indices mapping after ``shuffle``/``select``), or a :data:`StreamLike`."""
 
 
 @dataclass(frozen=True)
@@ -151,13 +158,21 @@ def chunk_rows(num_rows: int, nbytes: int) -> int:
     return min(MAX_CHUNK_ROWS, max(1, num_rows * MAX_CHUNK_BYTES // nbytes))
 
 
-def estimate_nbytes(table: pa.Table, features: Mapping[str, Any]) -> int:
+def estimate_nbytes(table: pa.Table, features: Mapping[str, Any], indices: np.ndarray | None = None) -> int:
     """``Dataset._estimate_nbytes``: table bytes, plus path-only local media files and minus media
-    ``path`` bytes, both estimated on the first 1000 rows."""
-    nbytes = table.nbytes
-    if table.num_rows == 0 or not any(requires_decoding(f, ignore_decode_attribute=True) for f in features.values()):
-        return nbytes
-    head = table.slice(0, MAX_CHUNK_ROWS)
+    ``path`` bytes, both estimated on the first 1000 rows; scaled by ``len(indices) / rows`` when the
+    split is ``indices`` of ``table``."""
+    nbytes = table.nbytes + _media_extra(table, features, indices)
+    if indices is not None and table.num_rows:
+        nbytes = nbytes * len(indices) // table.num_rows
+    return nbytes
+
+
+def _media_extra(table: pa.Table, features: Mapping[str, Any], indices: np.ndarray | None) -> int:
+    rows = table.num_rows if indices is None else len(indices)
+    if rows == 0 or not any(requires_decoding(f, ignore_decode_attribute=True) for f in features.values()):
+        return 0
+    head = table.slice(0, MAX_CHUNK_ROWS) if indices is None else gather(table, indices[:MAX_CHUNK_ROWS])
     extra = 0
 
     def visit(array: pa.Array, feature: Any) -> None:
@@ -177,7 +192,7 @@ def estimate_nbytes(table: pa.Table, features: Mapping[str, Any]) -> int:
     for name, feature in features.items():
         for chunk in head.column(name).chunks:
             visit(chunk, feature)
-    return nbytes + extra * table.num_rows // head.num_rows
+    return extra * table.num_rows // head.num_rows
 
 
 def _path_only(array: pa.StructArray) -> pa.Array:
@@ -207,7 +222,7 @@ def _embed(array: pa.Array, feature: Any) -> pa.Array:
     if kind in MEDIA_TYPES:
         bytes_, path = array.field("bytes"), array.field("path")
         local = pc.invert(pc.match_substring_regex(path, _SCHEME_RE))
-        need = pc.and_(pc.and_(pc.is_null(bytes_), local), pc.is_valid(array))
+        need = pc.fill_null(pc.and_kleene(pc.and_kleene(pc.is_null(bytes_), local), pc.is_valid(array)), False)
         if pc.any(need).as_py():
             data = [_read_file(p) for p in path.filter(need).to_pylist()]
             bytes_ = pc.replace_with_mask(bytes_, need, pa.array(data, pa.binary()))
@@ -216,6 +231,8 @@ def _embed(array: pa.Array, feature: Any) -> pa.Array:
         if array.null_count:  # the library rebuilds ``bytes`` from rows: a null row has null bytes
             mask = array.is_null()
             bytes_ = pc.if_else(mask, pa.scalar(None, pa.binary()), bytes_)
+        else:  # a fresh, exact-size buffer, as the library's rebuilt array (IPC padding copies the tail)
+            bytes_ = pa.concat_arrays([bytes_])
         return pa.StructArray.from_arrays([bytes_, path], fields=list(MEDIA_STORAGE), mask=mask)
     if kind == "struct" and pa.types.is_struct(array.type):
         names = list(feature)
@@ -360,7 +377,7 @@ class _HashingFile:
 
 
 def save_dataset_dict(
-    splits: Mapping[str, pa.Table | StreamLike],
+    splits: Mapping[str, Rows],
     path: str | os.PathLike,
     *,
     max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE,
@@ -368,33 +385,40 @@ def save_dataset_dict(
     features: Mapping[str, Any] | None = None,
     split_names: Mapping[str, str | None] | None = None,
     info: Mapping[str, Any] | None = None,
+    fingerprints: Mapping[str, str] | None = None,
 ) -> DatasetDictStats:
     """Write a DatasetDict folder that ``datasets.load_from_disk`` opens.
 
-    ``splits`` are saved in their order. ``num_shards`` (a mapping, as in ``datasets``) fixes the shard
+    ``splits`` are saved in their order; each is a table, ``(table, indices)`` (rows gathered in
+    ``indices`` order, chunk by chunk: a shuffled or selected split without materializing it) or a
+    stream (spooled to a memory-mapped temporary file, as shards need the split's size). ``num_shards`` (a mapping, as in ``datasets``) fixes the shard
     count of the splits it names and takes precedence over ``max_shard_size``. ``features`` applies to
     every split (default: each table's features, from its ``huggingface`` metadata or its Arrow types).
     ``split_names`` gives the ``_split`` recorded in each ``state.json`` (default: the split key; ``None``
     writes ``null``). ``info`` adds ``DatasetInfo`` keys (description, license, …) to ``dataset_info.json``.
-    Shards are written by up to ``pyarrow.cpu_count()`` threads, one record-batch chunk in memory each.
+    ``fingerprints`` gives a split's ``_fingerprint`` when the caller already knows a content hash (the
+    cookbook's uids): its shards are then not hashed while written. Shards are written by up to ``pyarrow.cpu_count()`` threads, one record-batch chunk in memory each.
     """
     if num_shards is not None and not isinstance(num_shards, Mapping):
         raise ValueError("Please provide one `num_shards` per dataset in the dataset dictionary, e.g. {'train': 128, 'test': 4}")
     unknown = set(num_shards or {}) - set(splits)
     if unknown:
         raise ValueError(f"num_shards names splits that are not saved: {sorted(unknown)}")
-    names = [_check_split_name(k) for k in splits]
+    keys = list(splits)
+    names = [_check_split_name(k) for k in keys]
     extra_info = _check_info(info)
     root = _Folder(path)
     root.makedirs()
     root.write_text(DATASET_DICT_JSON, json.dumps({"splits": names}))
     plans: list[_Plan] = []
     try:
-        for name in names:
+        for key, name in zip(keys, names):
             folder = root.child(name)
             folder.makedirs()
-            split = split_names.get(name, name) if split_names is not None else name
-            plans.append(_plan(splits[name], folder, max_shard_size, (num_shards or {}).get(name), features, split, extra_info))
+            split = split_names.get(key, name) if split_names is not None else name
+            shards = (num_shards or {}).get(key)
+            plans.append(_plan(splits[key], folder, max_shard_size, shards, features, split, extra_info))
+            plans[-1].fingerprint = (fingerprints or {}).get(key)
         stats = _run(plans)
     finally:
         _unspool(plans)
@@ -402,7 +426,7 @@ def save_dataset_dict(
 
 
 def save_dataset(
-    table: pa.Table | StreamLike,
+    table: Rows,
     path: str | os.PathLike,
     *,
     max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE,
@@ -480,6 +504,7 @@ class _Plan:
 
     folder: _Folder
     table: pa.Table
+    indices: np.ndarray | None
     spool: str | None
     features: Features
     schema: pa.Schema
@@ -490,6 +515,7 @@ class _Plan:
     media: bool
     split: str | None
     extra_info: dict[str, Any]
+    fingerprint: str | None = None  # given by the caller: shards are not hashed
 
     @property
     def files(self) -> list[str]:
@@ -498,7 +524,7 @@ class _Plan:
 
 
 def _plan(
-    source: pa.Table | StreamLike,
+    source: Rows,
     folder: _Folder,
     max_shard_size: int | str,
     num_shards: int | None,
@@ -506,6 +532,12 @@ def _plan(
     split: str | None,
     extra_info: dict[str, Any],
 ) -> _Plan:
+    indices = None
+    if isinstance(source, tuple):
+        source, indices = source
+        if not isinstance(source, pa.Table):
+            raise TypeError("a (table, indices) split needs a pyarrow.Table")
+        indices = _check_indices(indices, source.num_rows)
     table, spool = _as_table(source, folder, features)
     try:
         feats = normalize_features(features) if features is not None else features_from_schema(table.schema)
@@ -513,8 +545,8 @@ def _plan(
         _check_columns(table.schema, schema)
         if table.schema.names != schema.names:
             table = table.select(schema.names)
-        num_rows = table.num_rows
-        nbytes = estimate_nbytes(table, feats)
+        num_rows = table.num_rows if indices is None else len(indices)
+        nbytes = estimate_nbytes(table, feats, indices)
         if num_shards is None:
             n = shard_count(num_rows, nbytes, max_shard_size)
         else:
@@ -528,6 +560,7 @@ def _plan(
     return _Plan(
         folder=folder,
         table=table,
+        indices=indices,
         spool=spool,
         features=feats,
         schema=schema,
@@ -539,6 +572,16 @@ def _plan(
         split=None if split is None else str(split),
         extra_info=extra_info,
     )
+
+
+def _check_indices(indices: Any, num_rows: int) -> np.ndarray:
+    out = np.asarray(indices)
+    if out.ndim != 1 or (out.size and not np.issubdtype(out.dtype, np.integer)):
+        raise TypeError("indices must be a one-dimensional array of integers")
+    out = out.astype(np.int64, copy=False)
+    if out.size and (out.min() < 0 or out.max() >= num_rows):
+        raise IndexError(f"indices out of range for a table of {num_rows} rows")
+    return out
 
 
 def _unspool(plans: list[_Plan]) -> None:
@@ -567,7 +610,7 @@ def _finish(plan: _Plan, shards: list[tuple[int, bytes]]) -> SplitStats:
     for stale in folder.listdir():
         if _SHARD_RE.fullmatch(stale) and stale not in files:
             folder.remove(stale)
-    fingerprint = xxhash.xxh3_64(b"".join(digest for _, digest in shards)).hexdigest()
+    fingerprint = plan.fingerprint or xxhash.xxh3_64(b"".join(digest for _, digest in shards)).hexdigest()
     state = {
         "_data_files": [{"filename": f} for f in files],
         "_fingerprint": fingerprint,
@@ -583,7 +626,7 @@ def _finish(plan: _Plan, shards: list[tuple[int, bytes]]) -> SplitStats:
     return SplitStats(
         path=folder.url,
         split=plan.split,
-        num_rows=plan.table.num_rows,
+        num_rows=int(plan.bounds[-1]),
         num_bytes=sum(size for size, _ in shards),
         shard_rows=tuple(int(x) for x in np.diff(plan.bounds)),
         files=tuple(files),
@@ -620,6 +663,42 @@ def iter_chunks(table: pa.Table, rows: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
+class _Gatherer:
+    """Rows of a table by position, taken record batch by record batch.
+
+    ``Table.take`` concatenates every chunk of a nested column first (the whole table, per call);
+    here each index goes to its own batch, the pieces are joined and put back in the asked order.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.batches = [b for b in table.to_batches() if b.num_rows]
+        self.schema = table.schema
+        self.offsets = np.cumsum([0] + [b.num_rows for b in self.batches])
+
+    def __call__(self, indices: np.ndarray) -> pa.Table:
+        if len(indices) == 0:
+            return self.schema.empty_table()
+        where = np.searchsorted(self.offsets, indices, side="right") - 1
+        if where[0] == where[-1] and (where == where[0]).all():
+            b = int(where[0])
+            return pa.Table.from_batches([self.batches[b].take(pa.array(indices - self.offsets[b]))])
+        order = np.argsort(where, kind="stable")
+        grouped = where[order]
+        cuts = np.flatnonzero(np.diff(grouped)) + 1
+        parts = []
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
+            b = int(grouped[lo])
+            parts.append(self.batches[b].take(pa.array(indices[order[lo:hi]] - self.offsets[b])))
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return pa.Table.from_batches(parts, schema=self.schema).combine_chunks().take(pa.array(inverse))
+
+
+def gather(table: pa.Table, indices: np.ndarray) -> pa.Table:
+    """``table.take(indices)`` without concatenating the table's chunks."""
+    return _Gatherer(table)(np.asarray(indices, dtype=np.int64))
+
+
 def _check_columns(have: pa.Schema, want: pa.Schema) -> None:
     missing = [n for n in want.names if n not in have.names]
     extra = [n for n in have.names if n not in want.names]
@@ -643,7 +722,12 @@ def _prepare(chunk: pa.Table, plan: _Plan) -> pa.Table:
 def _write_shard(plan: _Plan, index: int) -> tuple[int, bytes]:
     """Write shard ``index`` of ``plan`` as an IPC stream; return its size and xxh3-128 digest."""
     start, stop = int(plan.bounds[index]), int(plan.bounds[index + 1])
-    chunks = (_prepare(c, plan) for c in iter_chunks(plan.table.slice(start, stop - start), plan.chunk_rows))
+    if plan.indices is None:
+        pieces = iter_chunks(plan.table.slice(start, stop - start), plan.chunk_rows)
+    else:  # gathered chunk by chunk: memory stays bounded by one chunk
+        take = _Gatherer(plan.table)
+        pieces = (take(plan.indices[a : min(a + plan.chunk_rows, stop)]) for a in range(start, stop, plan.chunk_rows))
+    chunks = (_prepare(c, plan) for c in pieces)
     folder, fname = plan.folder, plan.files[index]
     hasher = xxhash.xxh3_128()
     if folder.remote:
@@ -657,10 +741,12 @@ def _write_shard(plan: _Plan, index: int) -> tuple[int, bytes]:
     with pa.OSFile(target, "wb") as sink, pa.ipc.new_stream(sink, plan.schema) as writer:
         for chunk in chunks:
             writer.write_table(chunk, max_chunksize=plan.batch_rows)
+    if plan.fingerprint is not None:
+        return os.path.getsize(target), b""
     return _hash_file(target, hasher), hasher.digest()
 
 
-def _hash_file(path: str, hasher: Any, window: int = 16 << 20) -> int:
+def _hash_file(path: str, hasher: Any, window: int = 4 << 20) -> int:
     """Feed a file to ``hasher`` through a sliding memory map (bounded resident memory); return its size."""
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
@@ -673,10 +759,24 @@ def _hash_file(path: str, hasher: Any, window: int = 16 << 20) -> int:
 # --- loading ---------------------------------------------------------------------------------------------
 
 
+def _read_published(path: str | os.PathLike, read: Callable[[_Folder], T]) -> T:
+    """``read`` the folder published at ``path`` (resolved once, so files of two versions never mix).
+
+    If a concurrent publication removed that version mid-read, the newly published one is read.
+    """
+    for _ in range(3):
+        folder = resolve_dir(path)
+        try:
+            return read(_Folder(folder))
+        except (FileNotFoundError, FormatError):
+            if resolve_dir(path) == folder:
+                raise
+    return read(_Folder(resolve_dir(path)))
+
+
 def dataset_dict_splits(path: str | os.PathLike) -> list[str]:
     """The split names of a DatasetDict folder, in saved order."""
-    root = _Folder(resolve_dir(path))
-    return _splits(root)
+    return _read_published(path, _splits)
 
 
 def _splits(root: _Folder) -> list[str]:
@@ -694,8 +794,7 @@ def _splits(root: _Folder) -> list[str]:
 
 def load_dataset_dict(path: str | os.PathLike) -> dict[str, pa.Table]:
     """Every split of a DatasetDict folder (any ``datasets`` version's ``save_to_disk`` or ours)."""
-    root = _Folder(resolve_dir(path))
-    return {name: _load(root.child(name), split=name) for name in _splits(root)}
+    return _read_published(path, lambda root: {name: _load(root.child(name), split=name) for name in _splits(root)})
 
 
 def load_dataset(path: str | os.PathLike) -> pa.Table:
@@ -704,12 +803,15 @@ def load_dataset(path: str | os.PathLike) -> pa.Table:
     The schema carries the ``huggingface`` metadata of the folder's features (ClassLabel names,
     Image, …), so :func:`~datasets_pipeline.engine.hf_features.features_from_schema` recovers them.
     """
-    return _load(_Folder(resolve_dir(path)))
+    return _read_published(path, _load)
 
 
 def read_features(path: str | os.PathLike, split: str | None = None) -> Features:
     """The features of a ``Dataset`` folder, or of one split (default: the first) of a DatasetDict."""
-    folder = _Folder(resolve_dir(path))
+    return _read_published(path, lambda folder: _read_features(folder, split))
+
+
+def _read_features(folder: _Folder, split: str | None) -> Features:
     if folder.exists(DATASET_DICT_JSON) and not folder.exists(STATE_JSON):
         names = _splits(folder)
         if not names:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
+import xxhash
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..catalog.spec import DatasetSpec
-from ..engine.gather import iter_take
 from ..engine.hf_disk import save_dataset_dict
 from ..engine.hf_features import features_from_schema
 from ..engine.shuffle import permutation
@@ -31,9 +32,24 @@ class PlannedSplit:
     def num_rows(self) -> int:
         return self.table.num_rows if self.indices is None else len(self.indices)
 
-    def rows(self) -> pa.Table | Iterator[pa.RecordBatch]:
-        """The table itself, or its rows gathered in ``indices`` order chunk by chunk (bounded memory)."""
-        return self.table if self.indices is None else iter_take(self.table, self.indices)
+    def rows(self) -> pa.Table | tuple[pa.Table, np.ndarray]:
+        """What the writer takes: the table, or ``(table, indices)`` gathered chunk by chunk (bounded memory)."""
+        return self.table if self.indices is None else (self.table, self.indices)
+
+    def fingerprint(self, features: Mapping[str, Any]) -> str | None:
+        """A content fingerprint from the rows' uids (in order) and the features; None without uids."""
+        if "uid" not in self.table.column_names:
+            return None
+        uids = self.table.column("uid")
+        if self.indices is not None:
+            uids = uids.take(pa.array(self.indices))
+        digest = xxhash.xxh3_64(json.dumps(features, sort_keys=True).encode())
+        for chunk in uids.chunks:  # uids are fixed-width hex: their concatenated bytes identify the rows
+            offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
+            start, stop = int(offsets[0]), int(offsets[-1])
+            if stop > start:
+                digest.update(memoryview(chunk.buffers()[2])[start:stop])
+        return digest.hexdigest()
 
 
 def plan_splits(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> dict[str, PlannedSplit]:
@@ -65,7 +81,11 @@ def write_dataset_dict(
 
     def write(folder: Path) -> Any:
         return save_dataset_dict(
-            {name: s.rows() for name, s in splits.items()}, folder, max_shard_size=max_shard_size, features=features
+            {name: s.rows() for name, s in splits.items()},
+            folder,
+            max_shard_size=max_shard_size,
+            features=features,
+            fingerprints={name: fp for name, s in splits.items() if (fp := s.fingerprint(features))},
         )
 
     stats = publish_dir(target, write)
