@@ -86,3 +86,12 @@ def no_backoff_sleep(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     for module in ("huggingface_hub.utils._http", "huggingface_hub.file_download"):
         monkeypatch.setattr(importlib.import_module(module), "time", stub)
     yield waits
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty ``DATASETS_PIPELINE_DATA`` folder, with no local Hub mirror configured."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv("DATASETS_PIPELINE_DATA", str(folder))
+    monkeypatch.delenv("DATASETS_PIPELINE_HUB_MIRROR", raising=False)
+    return folder

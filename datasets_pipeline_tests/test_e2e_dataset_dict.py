@@ -18,14 +18,6 @@ from datasets_pipeline_tests.test_e2e_families import card, cookbook
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "data"
-    monkeypatch.setenv("DATASETS_PIPELINE_DATA", str(folder))
-    monkeypatch.delenv("DATASETS_PIPELINE_HUB_MIRROR", raising=False)
-    return folder
-
-
 def run(selection: list[str], partition: str | None):
     result = materialize(selection, partition)
     assert result.success, failure_message(result)

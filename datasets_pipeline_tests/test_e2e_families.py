@@ -27,14 +27,6 @@ from datasets_pipeline_tests.fixtures_data import (
 MESSAGE_LIST = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "data"
-    monkeypatch.setenv("DATASETS_PIPELINE_DATA", str(folder))
-    monkeypatch.delenv("DATASETS_PIPELINE_HUB_MIRROR", raising=False)
-    return folder
-
-
 def card(configs: dict[str, dict[str, str]]) -> bytes:
     """A dataset card whose ``configs`` map each config's splits to path globs."""
     lines = ["---", "configs:"]

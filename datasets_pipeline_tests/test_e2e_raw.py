@@ -23,14 +23,6 @@ from datasets_pipeline_tests.hub_server import Fault
 REPO = "openai/gsm8k"
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "data"
-    monkeypatch.setenv("DATASETS_PIPELINE_DATA", str(folder))
-    monkeypatch.delenv("DATASETS_PIPELINE_HUB_MIRROR", raising=False)
-    return folder
-
-
 def test_cli_materializes_raw_gsm8k_equal_to_the_served_source(hub_server, tmp_path, data_dir):
     sha = hub_server.add_repo(REPO, gsm8k_repo_files())
     env = {
