@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..catalog.spec import DatasetSpec
+from ..engine.prefetch import prefetch
 from ..errors import DatasetsPipelineError, FormatError, SchemaError
 from ..formats import detect_format, read_batches
 from ..hub.source import SplitFiles
@@ -106,6 +107,6 @@ def raw_stream(spec: DatasetSpec, files: SplitFiles, batch_rows: int = 65_536) -
         ],
         "raw_version": RAW_VERSION,
     }
-    stream = SplitStream(schema=schema, batches=batches(), lineage=lineage)
+    stream = SplitStream(schema=schema, batches=prefetch(batches()), lineage=lineage)
     stream.on_finish.append(lambda s: s.stats.update(rows_per_file=dict(per_file)))
     return stream
