@@ -26,22 +26,122 @@ def _texts(rng: np.random.Generator, n: int, mean_words: int) -> pa.Array:
     return pc.binary_join(lists, " ")
 
 
-def chat_table(n: int, seed: int = 0, turns: int = 2) -> pa.Table:
-    """``n`` conversations of ``2*turns`` messages (user ~40 words, assistant ~160 words)."""
-    rng = np.random.default_rng(seed)
+def _messages(
+    rng: np.random.Generator,
+    n: int,
+    turns: int,
+    user_words: int,
+    assistant_words: int,
+    names: tuple[str, str] = ("role", "content"),
+    roles: tuple[str, str] = ("user", "assistant"),
+) -> pa.ListArray:
+    """``n`` lists of ``2*turns`` alternating user/assistant structs with fields ``names`` (role, text)."""
     m = n * 2 * turns
-    roles = pa.array(np.tile(np.array(["user", "assistant"]), n * turns))
-    user = _texts(rng, n * turns, 40)
-    assistant = _texts(rng, n * turns, 160)
+    role = pa.array(np.tile(np.array(list(roles)), n * turns))
+    user = _texts(rng, n * turns, user_words)
+    assistant = _texts(rng, n * turns, assistant_words)
     merged = pa.concat_arrays([user, assistant])
     order = np.empty(m, dtype=np.int64)
     order[0::2] = np.arange(n * turns)
     order[1::2] = n * turns + np.arange(n * turns)
     content = merged.take(pa.array(order))
-    structs = pa.StructArray.from_arrays([roles, content], names=["role", "content"])
+    role_name, text_name = names
+    fields = {role_name: role, text_name: content}
+    structs = pa.StructArray.from_arrays(list(fields.values()), names=list(fields))
     offsets = pa.array(np.arange(0, m + 1, 2 * turns, dtype=np.int32))
-    messages = pa.ListArray.from_arrays(offsets, structs)
-    return pa.table({"messages": messages, "source": pa.array(np.full(n, "synthetic"))})
+    return pa.ListArray.from_arrays(offsets, structs)
+
+
+def chat_table(
+    n: int,
+    seed: int = 0,
+    turns: int = 2,
+    user_words: int = 40,
+    assistant_words: int = 160,
+    id_offset: int | None = None,
+) -> pa.Table:
+    """``n`` conversations of ``2*turns`` messages (user ~40 words, assistant ~160 words).
+
+    With ``id_offset``, a leading int64 ``id`` column numbers the rows from ``id_offset``.
+    """
+    rng = np.random.default_rng(seed)
+    messages = _messages(rng, n, turns, user_words, assistant_words)
+    columns = {"messages": messages, "source": pa.array(np.full(n, "synthetic"))}
+    if id_offset is not None:
+        columns = {"id": pa.array(np.arange(id_offset, id_offset + n, dtype=np.int64)), **columns}
+    return pa.table(columns)
+
+
+def openthoughts_table(n: int, seed: int = 0, turns: int = 1, user_words: int = 60, assistant_words: int = 400) -> pa.Table:
+    """OpenThoughts3-style raw rows: ``difficulty``, ``source``, ``domain``,
+    ``conversations: list<struct<from, value>>`` (``human`` / ``gpt``; the gpt turn is a long reasoning trace)."""
+    rng = np.random.default_rng(seed)
+    conversations = _messages(rng, n, turns, user_words, assistant_words, names=("from", "value"), roles=("human", "gpt"))
+    domains = np.array(["math", "code", "science"])
+    return pa.table(
+        {
+            "difficulty": pa.array(rng.integers(1, 11, n).astype(np.int64)),
+            "source": pa.array(np.full(n, "ai2-adapt-dev/openmath-2-math")),
+            "domain": pa.array(domains[rng.integers(0, 3, n)]),
+            "conversations": conversations,
+        }
+    )
+
+
+def tulu_table(n: int, seed: int = 0, turns: int = 2, user_words: int = 40, assistant_words: int = 160, id_offset: int = 0) -> pa.Table:
+    """Tulu 3 SFT-style raw rows: ``id``, ``messages: list<struct<content, role>>`` (the Hub's field order), ``source``."""
+    rng = np.random.default_rng(seed)
+    flat = _messages(rng, n, turns, user_words, assistant_words)
+    values = flat.values
+    structs = pa.StructArray.from_arrays([values.field("content"), values.field("role")], names=["content", "role"])
+    messages = pa.ListArray.from_arrays(flat.offsets, structs)
+    ids = pc.binary_join_element_wise("tulu_", pa.array(np.arange(id_offset, id_offset + n)).cast(pa.string()), "")
+    return pa.table({"id": ids, "messages": messages, "source": pa.array(np.full(n, "ai2-adapt-dev/tulu_v3.9_wildchat_100k"))})
+
+
+def write_arrow_pair(
+    file_path: Path,
+    stream_path: Path | None,
+    make_chunk,
+    n: int,
+    chunk: int = 100_000,
+    file_batch_rows: int = 65_536,
+    stream_batch_rows: int = 1000,
+) -> pa.Schema:
+    """Write ``n`` rows made by ``make_chunk(start, rows)`` to an Arrow IPC **file** (how this project
+    stores splits, ``file_batch_rows``-row batches) and optionally an Arrow IPC **stream** (how
+    ``datasets`` stores them, ``stream_batch_rows``-row batches, opened by ``Dataset.from_file``)."""
+    file_path.parent.mkdir(parents=True, exist_ok=True)
+    file_writer = stream_writer = None
+    schema = None
+    pending: list[pa.Table] = []
+    try:
+        for start in range(0, n, chunk):
+            t = make_chunk(start, min(chunk, n - start))
+            if file_writer is None:
+                schema = t.schema
+                file_writer = pa.ipc.new_file(str(file_path), t.schema)
+                if stream_path is not None:
+                    stream_path.parent.mkdir(parents=True, exist_ok=True)
+                    stream_writer = pa.ipc.new_stream(str(stream_path), t.schema)
+            # File batches of file_batch_rows rows across chunk boundaries.
+            pending.append(t)
+            rows = sum(p.num_rows for p in pending)
+            if rows >= file_batch_rows:
+                merged = pa.concat_tables(pending).combine_chunks()
+                cut = rows - rows % file_batch_rows
+                file_writer.write_table(merged.slice(0, cut), max_chunksize=file_batch_rows)
+                pending = [merged.slice(cut)] if cut < rows else []
+            if stream_writer is not None:
+                stream_writer.write_table(t, max_chunksize=stream_batch_rows)
+        if pending:
+            file_writer.write_table(pa.concat_tables(pending).combine_chunks(), max_chunksize=file_batch_rows)
+        return schema
+    finally:
+        if file_writer is not None:
+            file_writer.close()
+        if stream_writer is not None:
+            stream_writer.close()
 
 
 def write_chat_parquet(path: Path, n: int, seed: int = 0, chunk: int = 100_000) -> Path:

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..catalog.spec import FAMILY_SCHEMAS, ConvertContext, Converted, DatasetSpec
+from ..engine.prefetch import prefetch
 from ..engine.uid import UID_ALGORITHM, add_uid
 from ..errors import ConversionError, DatasetsPipelineError
 from .stream import SplitStream
@@ -84,4 +85,4 @@ def convert_stream(
         "converter_version": spec.converter.version,
         "uid_algorithm": UID_ALGORITHM,
     }
-    return SplitStream(schema=schema, batches=batches(), lineage=lineage, on_finish=[finish])
+    return SplitStream(schema=schema, batches=prefetch(batches()), lineage=lineage, on_finish=[finish])
