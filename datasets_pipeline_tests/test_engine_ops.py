@@ -314,3 +314,18 @@ def test_write_take_writes_gathered_rows(tmp_path):
     assert back.schema == t.schema and back.column("a").to_pylist() == perm.tolist()
     empty = write_take(tmp_path / "empty.arrow", t, [])
     assert empty.rows == 0 and read_table(tmp_path / "empty.arrow").schema == t.schema
+
+
+def test_iter_take_across_many_source_batches_keeps_the_order():
+    import numpy as np
+
+    from datasets_pipeline.engine.gather import iter_take
+
+    table = pa.concat_tables([pa.table({"x": np.arange(i * 100, (i + 1) * 100), "s": [f"r{j}" for j in range(i * 100, (i + 1) * 100)]}) for i in range(7)])
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 700):
+        idx = rng.integers(0, 700, n)
+        for chunk_rows in (1, 3, 64, 1000, None):
+            batches = list(iter_take(table, idx, chunk_rows))
+            assert [v for b in batches for v in b.column("x").to_pylist()] == idx.tolist()
+            assert [v for b in batches for v in b.column("s").to_pylist()] == [f"r{i}" for i in idx]

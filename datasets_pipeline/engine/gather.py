@@ -16,9 +16,16 @@ import pyarrow as pa
 
 from datasets_pipeline.engine.ipc import WriteStats, write_batches
 
-__all__ = ["as_indices", "iter_take", "write_take"]
+__all__ = ["BatchGatherer", "as_indices", "gather", "iter_take", "write_take"]
 
 DEFAULT_CHUNK_ROWS = 65_536
+DEFAULT_CHUNK_BYTES = 32 << 20  # without an explicit chunk_rows, about this much data per output chunk
+
+
+def default_chunk_rows(table: pa.Table) -> int:
+    """Rows per gathered chunk: about ``DEFAULT_CHUNK_BYTES`` of the table's mean row, 1,024..65,536."""
+    row_bytes = max(1, table.nbytes // max(1, table.num_rows))
+    return int(min(DEFAULT_CHUNK_ROWS, max(1_024, DEFAULT_CHUNK_BYTES // row_bytes)))
 
 
 def as_indices(indices: Sequence[int] | np.ndarray | pa.Array | pa.ChunkedArray | range, n_rows: int) -> np.ndarray:
@@ -52,28 +59,68 @@ def as_indices(indices: Sequence[int] | np.ndarray | pa.Array | pa.ChunkedArray 
 def iter_take(
     table: pa.Table,
     indices: Sequence[int] | np.ndarray | pa.Array | range,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The rows ``table[indices]`` in order, one record batch per ``chunk_rows`` indices.
 
-    The indices are checked before the first batch is produced (errors raise at the call).
+    ``chunk_rows`` defaults to about 32 MB of rows. The indices are checked before the first batch
+    is produced (errors raise at the call).
     """
+    chunk_rows = default_chunk_rows(table) if chunk_rows is None else chunk_rows
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     return _take_chunks(table, as_indices(indices, table.num_rows), chunk_rows)
 
 
+class BatchGatherer:
+    """Rows of a table by position, taken from the table's own record batches.
+
+    ``Table.take`` on a multi-chunk table concatenates each whole source column first (slow, and it
+    overflows 32-bit offsets past 2 GiB of strings). Here the indices are grouped by the batch they
+    fall in (one stable argsort), taken from those batches, and put back in the asked order with
+    one ``take`` on the small combined result.
+    """
+
+    def __init__(self, table: pa.Table) -> None:
+        self.batches = [b for b in table.to_batches() if b.num_rows]
+        self.schema = table.schema
+        self.offsets = np.cumsum([0] + [b.num_rows for b in self.batches])
+
+    def __call__(self, indices: np.ndarray) -> pa.Table:
+        if len(indices) == 0:
+            return self.schema.empty_table()
+        where = np.searchsorted(self.offsets, indices, side="right") - 1
+        if (where == where[0]).all():
+            b = int(where[0])
+            return pa.Table.from_batches([self.batches[b].take(pa.array(indices - self.offsets[b]))])
+        order = np.argsort(where, kind="stable")
+        grouped = where[order]
+        cuts = np.flatnonzero(np.diff(grouped)) + 1
+        parts = []
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
+            b = int(grouped[lo])
+            parts.append(self.batches[b].take(pa.array(indices[order[lo:hi]] - self.offsets[b])))
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return pa.Table.from_batches(parts, schema=self.schema).combine_chunks().take(pa.array(inverse))
+
+
+def gather(table: pa.Table, indices: np.ndarray) -> pa.Table:
+    """``table.take(indices)`` without concatenating the table's chunks."""
+    return BatchGatherer(table)(np.asarray(indices, dtype=np.int64))
+
+
 def _take_chunks(table: pa.Table, idx: np.ndarray, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    take = BatchGatherer(table)
     for start in range(0, len(idx), chunk_rows):
-        part = table.take(idx[start : start + chunk_rows]).combine_chunks()
-        yield from part.to_batches()
+        yield from take(idx[start : start + chunk_rows]).to_batches()
 
 
 def write_take(
     path: str | os.PathLike,
     table: pa.Table,
     indices: Sequence[int] | np.ndarray | pa.Array | range,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    chunk_rows: int | None = None,
 ) -> WriteStats:
     """Write ``table[indices]`` to an Arrow IPC file atomically, one chunk of rows in memory at a time."""
     return write_batches(path, iter_take(table, indices, chunk_rows), schema=table.schema)

@@ -62,6 +62,7 @@ from datasets_pipeline.engine.hf_features import (
     normalize_features,
     requires_decoding,
 )
+from datasets_pipeline.engine.gather import BatchGatherer, gather
 from datasets_pipeline.engine.versioned_dir import resolve_dir
 from datasets_pipeline.errors import FormatError, SchemaError, UnsafePathError
 
@@ -663,42 +664,6 @@ def iter_chunks(table: pa.Table, rows: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pending)
 
 
-class _Gatherer:
-    """Rows of a table by position, taken record batch by record batch.
-
-    ``Table.take`` concatenates every chunk of a nested column first (the whole table, per call);
-    here each index goes to its own batch, the pieces are joined and put back in the asked order.
-    """
-
-    def __init__(self, table: pa.Table) -> None:
-        self.batches = [b for b in table.to_batches() if b.num_rows]
-        self.schema = table.schema
-        self.offsets = np.cumsum([0] + [b.num_rows for b in self.batches])
-
-    def __call__(self, indices: np.ndarray) -> pa.Table:
-        if len(indices) == 0:
-            return self.schema.empty_table()
-        where = np.searchsorted(self.offsets, indices, side="right") - 1
-        if where[0] == where[-1] and (where == where[0]).all():
-            b = int(where[0])
-            return pa.Table.from_batches([self.batches[b].take(pa.array(indices - self.offsets[b]))])
-        order = np.argsort(where, kind="stable")
-        grouped = where[order]
-        cuts = np.flatnonzero(np.diff(grouped)) + 1
-        parts = []
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
-            b = int(grouped[lo])
-            parts.append(self.batches[b].take(pa.array(indices[order[lo:hi]] - self.offsets[b])))
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(len(order))
-        return pa.Table.from_batches(parts, schema=self.schema).combine_chunks().take(pa.array(inverse))
-
-
-def gather(table: pa.Table, indices: np.ndarray) -> pa.Table:
-    """``table.take(indices)`` without concatenating the table's chunks."""
-    return _Gatherer(table)(np.asarray(indices, dtype=np.int64))
-
-
 def _check_columns(have: pa.Schema, want: pa.Schema) -> None:
     missing = [n for n in want.names if n not in have.names]
     extra = [n for n in have.names if n not in want.names]
@@ -725,7 +690,7 @@ def _write_shard(plan: _Plan, index: int) -> tuple[int, bytes]:
     if plan.indices is None:
         pieces = iter_chunks(plan.table.slice(start, stop - start), plan.chunk_rows)
     else:  # gathered chunk by chunk: memory stays bounded by one chunk
-        take = _Gatherer(plan.table)
+        take = BatchGatherer(plan.table)
         pieces = (take(plan.indices[a : min(a + plan.chunk_rows, stop)]) for a in range(start, stop, plan.chunk_rows))
     chunks = (_prepare(c, plan) for c in pieces)
     folder, fname = plan.folder, plan.files[index]
