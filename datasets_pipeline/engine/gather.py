@@ -19,7 +19,7 @@ from datasets_pipeline.engine.ipc import WriteStats, write_batches
 __all__ = ["BatchGatherer", "as_indices", "gather", "iter_take", "write_take"]
 
 DEFAULT_CHUNK_ROWS = 65_536
-DEFAULT_CHUNK_BYTES = 32 << 20  # without an explicit chunk_rows, about this much data per output chunk
+DEFAULT_CHUNK_BYTES = 8 << 20  # without an explicit chunk_rows, about this much data per output chunk (cache-friendly)
 
 
 def default_chunk_rows(table: pa.Table) -> int:
@@ -63,7 +63,7 @@ def iter_take(
 ) -> Iterator[pa.RecordBatch]:
     """The rows ``table[indices]`` in order, one record batch per ``chunk_rows`` indices.
 
-    ``chunk_rows`` defaults to about 32 MB of rows. The indices are checked before the first batch
+    ``chunk_rows`` defaults to about 8 MB of rows. The indices are checked before the first batch
     is produced (errors raise at the call).
     """
     chunk_rows = default_chunk_rows(table) if chunk_rows is None else chunk_rows
