@@ -14,7 +14,7 @@ from ..errors import ConversionError, DatasetsPipelineError
 from .stream import SplitStream
 from .validate import family_violations, num_classes
 
-CONVERT_BATCH_ROWS = 32_768
+CONVERT_BATCH_ROWS = 8_192
 
 
 def _convert(spec: DatasetSpec, chunk: pa.Table, ctx: ConvertContext, offset: int) -> Converted:
@@ -85,4 +85,4 @@ def convert_stream(
         "converter_version": spec.converter.version,
         "uid_algorithm": UID_ALGORITHM,
     }
-    return SplitStream(schema=schema, batches=prefetch(batches()), lineage=lineage, on_finish=[finish])
+    return SplitStream(schema=schema, batches=prefetch(batches(), depth=1), lineage=lineage, on_finish=[finish])
