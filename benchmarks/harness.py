@@ -2,7 +2,16 @@
 
 A case is ``module:function`` called with JSON keyword arguments. The child imports the modules
 named in ``preimport`` first (so library import time is not counted, on either side), then times
-the call itself and prints the result. The parent records two memory figures:
+the call itself and prints the result.
+
+The machine may be shared (other test runs). Before each case the parent calls ``os.sync()`` (so
+no earlier case's dirty pages are still being written back), waits until other processes use
+less than ``QUIET_BUSY_CORES`` cores (up to ``QUIET_TIMEOUT_S``), and afterwards records how many
+CPU seconds the rest of the machine used during the case (``extra["other_cpu_s"]``; it includes
+kernel writeback of the case's own files). The kernel of the benchmark machine pages out page
+cache untouched for about a minute, so the parent reads a case's input files (``warm``) right
+before starting it: both sides start with their inputs in the page cache. The parent records two
+memory figures:
 
 - **peak RSS**: the child's ``VmHWM`` (``/proc/self/status``, read by the child after the call),
   the high-water mark of its resident set since it started. It counts every resident page,
@@ -27,9 +36,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL_S = 0.005
+QUIET_BUSY_CORES = 0.3
+QUIET_TIMEOUT_S = 180.0
 
 CHILD = r"""
 import importlib, json, sys, time
@@ -94,23 +106,109 @@ class _AnonSampler(threading.Thread):
         self.join()
 
 
+def _busy_cpu_s() -> float:
+    """CPU seconds all processes of the machine have used since boot (``/proc/stat``, not idle/iowait)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:9]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_quiet(max_busy_cores: float = QUIET_BUSY_CORES, timeout_s: float = QUIET_TIMEOUT_S) -> float:
+    """Wait (up to ``timeout_s``) until other processes use less than ``max_busy_cores`` cores over one
+    second; return the busy cores seen last. Other work on this shared machine otherwise skews timings."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        before = _busy_cpu_s()
+        time.sleep(1.0)
+        busy = _busy_cpu_s() - before
+        if busy < max_busy_cores or time.monotonic() > deadline:
+            return busy
+        print(f"  (waiting: other processes busy on {busy:.1f} cores)", flush=True)
+        time.sleep(4.0)
+
+
+def warm_files(paths: list[str | os.PathLike] | tuple = ()) -> float:
+    """Read ``paths`` (files, or folders recursively) once so their pages are in the page cache; seconds taken.
+
+    The machine's kernel pages out page cache that has not been touched for about a minute, so an
+    input written before a long case would otherwise be read back from disk by the next case only.
+    """
+    start = time.perf_counter()
+    buf = bytearray(16 << 20)
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files.extend(sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p])
+    for f in files:
+        with open(f, "rb", buffering=0) as fh:
+            while fh.readinto(buf):
+                pass
+    return time.perf_counter() - start
+
+
 def measure(
+    name: str,
+    target: str,
+    /,
+    repeat: int = 1,
+    before_each: Callable[[], object] | None = None,
+    **options: object,
+) -> Measurement:
+    """Run a case ``repeat`` times (see :func:`measure_once` for ``options``); the median run.
+
+    ``before_each`` runs before every repetition (e.g. removes the previous output). The result is
+    the run with the median wall time; its peak RSS and peak anonymous RSS are the maxima over all
+    runs, and ``extra["runs"]`` lists every run. A failing run ends the repetitions and is returned.
+    """
+    runs: list[Measurement] = []
+    for i in range(repeat):
+        if before_each is not None:
+            before_each()
+        m = measure_once(name if repeat == 1 else f"{name} [{i + 1}/{repeat}]", target, **options)
+        if m.failed:
+            return m
+        runs.append(m)
+    if repeat == 1:
+        return runs[0]
+    median = sorted(runs, key=lambda r: r.wall_s)[(len(runs) - 1) // 2]
+    summary = [
+        {"wall_s": r.wall_s, "cpu_s": r.cpu_s, "peak_rss_mb": r.peak_rss_mb, "peak_anon_mb": r.peak_anon_mb,
+         "other_cpu_s": r.extra.get("other_cpu_s")}
+        for r in runs
+    ]
+    return Measurement(
+        name,
+        median.wall_s,
+        max(r.peak_rss_mb for r in runs),
+        median.out,
+        peak_anon_mb=max(r.peak_anon_mb for r in runs),
+        cpu_s=median.cpu_s,
+        extra={**median.extra, "runs": summary},
+    )
+
+
+def measure_once(
     name: str,
     target: str,
     /,
     preimport: list[str] | tuple[str, ...] = (),
     allow_failure: bool = False,
+    warm: list[str | os.PathLike] | tuple = (),
     **kwargs: object,
 ) -> Measurement:
     """Run ``target`` (``module:function``) in a child process.
 
     Returns the wall time of the call, the child's peak RSS (``VmHWM``), its peak anonymous RSS
     (sampled) and its CPU time (user + system, whole process). ``preimport`` modules are imported
-    before the clock starts. With ``allow_failure``, a failing case returns a Measurement whose
-    ``failed`` holds the last line of the child's error (times and memory then NaN) instead of raising.
+    before the clock starts. ``warm`` files are read into the page cache just before the child
+    starts (inputs in memory for both sides alike). With ``allow_failure``, a failing case returns
+    a Measurement whose ``failed`` holds the last line of the child's error (times NaN) instead of
+    raising.
     """
     err_file = tempfile.TemporaryFile(mode="w+") if allow_failure else None
     os.sync()  # start from a clean page cache: no earlier case's dirty pages still being written back
+    busy_before = wait_for_quiet()
+    warm_s = warm_files(warm)
     env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, target, json.dumps(kwargs), json.dumps(list(preimport))],
@@ -121,6 +219,7 @@ def measure(
         text=True,
     )
     load_before = os.getloadavg()[0]
+    machine_cpu_before, own_cpu_before = _busy_cpu_s(), sum(os.times()[:2])
     sampler = _AnonSampler(proc.pid)
     sampler.start()
     stdout = proc.stdout.read()
@@ -128,6 +227,10 @@ def measure(
     os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
     sampler.stop()
     _, status, usage = os.wait4(proc.pid, 0)
+    child_cpu = usage.ru_utime + usage.ru_stime
+    own_cpu = sum(os.times()[:2]) - own_cpu_before
+    # CPU time other processes of the machine used while the case ran (0 on a quiet machine).
+    other_cpu = max(0.0, _busy_cpu_s() - machine_cpu_before - child_cpu - own_cpu)
     proc.returncode = os.waitstatus_to_exitcode(status)
     stderr = ""
     if err_file is not None:
@@ -153,31 +256,59 @@ def measure(
         result["out"],
         peak_anon_mb=sampler.peak_kb / 1024,
         cpu_s=usage.ru_utime + usage.ru_stime,
-        extra={"loadavg_1min_before": load_before, "loadavg_1min_after": os.getloadavg()[0]},
+        extra={
+            "other_cpu_s": round(other_cpu, 2),
+            "warm_s": round(warm_s, 2),
+            "busy_cores_before": round(busy_before, 2),
+            "loadavg_1min_before": load_before,
+            "loadavg_1min_after": os.getloadavg()[0],
+        },
     )
     print(
         f"  {name}: {m.wall_s:.2f} s wall, {m.cpu_s:.1f} s CPU, peak RSS {m.peak_rss_mb:.0f} MB, "
-        f"peak anonymous RSS {m.peak_anon_mb:.0f} MB (load {load_before:.1f} → {os.getloadavg()[0]:.1f})",
+        f"peak anonymous RSS {m.peak_anon_mb:.0f} MB (other processes: {other_cpu:.1f} CPU s)",
         flush=True,
     )
     return m
 
 
+def disturbed(m: Measurement | dict) -> bool:
+    """Whether other processes used more than a fifth of a core on average while the case ran."""
+    extra, wall = (m.extra, m.wall_s) if isinstance(m, Measurement) else (m.get("extra", {}), m["wall_s"])
+    other = extra.get("other_cpu_s", 0.0)
+    return bool(wall == wall and other > 0.2 * max(wall, 1.0))
+
+
+def wall(m: Measurement | dict) -> str:
+    """Wall seconds, with the range over repetitions when there were several: ``7.19 (6.9–7.4)``."""
+    wall_s, extra = (m.wall_s, m.extra) if isinstance(m, Measurement) else (m["wall_s"], m.get("extra", {}))
+    runs = extra.get("runs")
+    if not runs:
+        return f"{wall_s:.2f}"
+    walls = [r["wall_s"] for r in runs]
+    return f"{wall_s:.2f} ({min(walls):.2f}–{max(walls):.2f})"
+
+
 def table(rows: list[tuple[str, Measurement, Measurement]]) -> str:
-    """Markdown: one row per comparison, ``datasets`` vs ours, with speed-up and memory ratios."""
+    """Markdown: one row per comparison, ``datasets`` vs ours, with speed-up and memory ratios.
+
+    Wall times are medians over the repetitions (range in parentheses); † marks a row where other
+    processes of the machine were busy during a run."""
     lines = [
         "| case | datasets wall (s) | ours wall (s) | speed-up | datasets peak RSS (MB) | ours peak RSS (MB) "
         "| datasets peak anon (MB) | ours peak anon (MB) | anon ratio |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for case, theirs, ours in rows:
+        if disturbed(theirs) or disturbed(ours):
+            case += " †"
         if ours.failed or theirs.failed:
-            t = "failed" if theirs.failed else f"{theirs.wall_s:.2f}"
-            o = f"failed: `{ours.failed}`" if ours.failed else f"{ours.wall_s:.2f}"
+            t = "failed" if theirs.failed else wall(theirs)
+            o = f"failed: `{ours.failed}`" if ours.failed else wall(ours)
             lines.append(f"| {case} | {t} | {o} | – | {theirs.peak_rss_mb:.0f} | – | {theirs.peak_anon_mb:.0f} | – | – |")
             continue
         lines.append(
-            f"| {case} | {theirs.wall_s:.2f} | {ours.wall_s:.2f} | {theirs.wall_s / ours.wall_s:.1f}× | "
+            f"| {case} | {wall(theirs)} | {wall(ours)} | {theirs.wall_s / ours.wall_s:.1f}× | "
             f"{theirs.peak_rss_mb:.0f} | {ours.peak_rss_mb:.0f} | "
             f"{theirs.peak_anon_mb:.0f} | {ours.peak_anon_mb:.0f} | {ours.peak_anon_mb / theirs.peak_anon_mb:.2f} |"
         )
