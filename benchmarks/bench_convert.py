@@ -17,8 +17,8 @@ The ``messages`` columns of both outputs must be equal, row for row (our output 
 column, which datasets' side does not compute). Inputs are read into the page cache right before
 each side runs (see ``harness.warm_files``).
 
-Each side runs ``--repeat`` times (default 3) in a fresh interpreter; the median wall time is
-reported (with the range), and the highest peak memory.
+Each side runs ``--repeat`` times (default 3), each run in a fresh interpreter, alternating the
+two sides; the median wall time is reported (with the range), and the highest peak memory.
 
     .venv/bin/python -m benchmarks.bench_convert [--rows 1000000] [--repeat 3] [--only openthoughts3,tulu3_sft]
 """
@@ -32,7 +32,7 @@ import shutil
 from pathlib import Path
 
 from benchmarks.bench_engine import SLICE, _du, _hf_table, _rm
-from benchmarks.harness import machine, measure, now, save, table
+from benchmarks.harness import Case, machine, measure_alternating, now, save, table
 
 WORK = Path(__file__).resolve().parent / "_work" / "convert"
 OURS_IMPORTS = ["pyarrow", "numpy", "datasets_pipeline.steps.cookbook", "datasets_pipeline.catalog"]
@@ -125,11 +125,15 @@ def main() -> None:
                 _rm(out_t)
                 _clear_caches(stream.parent)
 
-            m_t = measure(f"datasets {name}", "benchmarks.bench_convert:theirs", repeat=args.repeat, before_each=fresh_theirs,
-                          preimport=THEIRS_IMPORTS, warm=[stream], name=name, stream=str(stream), out=str(out_t))
-            _clear_caches(stream.parent)
-            m_o = measure(f"ours {name}", "benchmarks.bench_convert:ours", repeat=args.repeat, before_each=lambda: _rm(out_o),
-                          preimport=OURS_IMPORTS, warm=[file], name=name, file=str(file), out=str(out_o))
+            m_t, m_o = measure_alternating(
+                [
+                    Case(f"datasets {name}", "benchmarks.bench_convert:theirs", fresh_theirs,
+                         dict(preimport=THEIRS_IMPORTS, warm=[stream], name=name, stream=str(stream), out=str(out_t))),
+                    Case(f"ours {name}", "benchmarks.bench_convert:ours", lambda: _rm(out_o),
+                         dict(preimport=OURS_IMPORTS, warm=[file], name=name, file=str(file), out=str(out_o))),
+                ],
+                args.repeat,
+            )
             check = assert_same_messages(str(out_o), str(out_t))
             assert m_o.out["rows"] == m_t.out["rows"] == args.rows
             size = {"raw_file": _du(file), "raw_stream": _du(stream), "ours_out": _du(out_o), "datasets_out": _du(out_t)}

@@ -28,8 +28,9 @@ d. streaming interleave (all_exhausted_without_replacement, same probabilities a
    ``.iter(batch_size=1000)``. ours: ``StreamingDataset.from_arrow_file`` +
    ``interleave_streams``, ``iter_batches()``. Both hash the ``id`` column of every row.
 
-Each side of each case runs ``--repeat`` times (default 3) in a fresh interpreter; the median
-wall time is reported (with the range), and the highest peak memory.
+Each side of each case runs ``--repeat`` times (default 3), each run in a fresh interpreter,
+alternating the two sides (datasets, ours, datasets, ours, …); the median wall time is reported
+(with the range), and the highest peak memory.
 
 Every case asserts that our output equals datasets' output: same number of rows, same columns,
 every column equal in slices of 50,000 rows (a, b, c), or the same SHA-256 over the ordered row
@@ -49,7 +50,7 @@ import os
 import shutil
 from pathlib import Path
 
-from benchmarks.harness import Measurement, disturbed, machine, measure, now, save, table, wall
+from benchmarks.harness import Case, Measurement, disturbed, machine, measure_alternating, now, save, table, wall
 
 WORK = Path(__file__).resolve().parent / "_work" / "engine"
 PROBABILITIES = [0.5, 0.3, 0.2]
@@ -246,22 +247,26 @@ def _du(path: str | Path) -> int:
 
 def _compare(case: str, results: dict, rows_for_table: list, theirs: tuple, ours: tuple, outs: tuple, check,
              files: list[str], repeat: int) -> None:
-    """Run datasets' side, then ours (each ``repeat`` times, median reported); check that our output
-    equals datasets' output; delete both outputs."""
+    """Run datasets' side and ours in turn, ``repeat`` rounds (median reported); check that our
+    output equals datasets' output; delete both outputs."""
     theirs_target, theirs_kwargs, streams = theirs
     ours_target, ours_kwargs = ours
     out_t, out_o = outs
 
     def fresh() -> None:
-        _rm(out_t, out_o)
+        _rm(out_t)
         _clear_caches(streams)
 
     try:
-        m_t = measure(f"datasets: {case}", theirs_target, repeat=repeat, before_each=fresh, preimport=THEIRS_IMPORTS,
-                      warm=streams, out=str(out_t), **theirs_kwargs)
-        _clear_caches(streams)
-        m_o = measure(f"ours: {case}", ours_target, repeat=repeat, before_each=lambda: _rm(out_o), preimport=OURS_IMPORTS,
-                      allow_failure=True, warm=files, out=str(out_o), **ours_kwargs)
+        m_t, m_o = measure_alternating(
+            [
+                Case(f"datasets: {case}", theirs_target, fresh,
+                     dict(preimport=THEIRS_IMPORTS, warm=streams, out=str(out_t), **theirs_kwargs)),
+                Case(f"ours: {case}", ours_target, lambda: _rm(out_o),
+                     dict(preimport=OURS_IMPORTS, allow_failure=True, warm=files, out=str(out_o), **ours_kwargs)),
+            ],
+            repeat,
+        )
         record = {"case": case, "datasets": vars(m_t), "ours": vars(m_o)}
         if not m_o.failed:
             record["check"] = check(out_o, out_t, m_t, m_o)
@@ -269,7 +274,8 @@ def _compare(case: str, results: dict, rows_for_table: list, theirs: tuple, ours
         results["cases"].append(record)
         rows_for_table.append((case, m_t, m_o))
     finally:
-        fresh()
+        _rm(out_t, out_o)
+        _clear_caches(streams)
 
 
 def run_interleave(n: int, results: dict, rows_for_table: list, repeat: int) -> None:
@@ -356,10 +362,15 @@ def run_streaming(n: int, results: dict, repeat: int) -> list[dict]:
         print(f"streaming interleave ×{scale}: writing sources {sizes} …", flush=True)
         files, streams = _write_sources(f"stream{scale}", sizes)
         try:
-            m_t = measure(f"datasets stream ×{scale}", "benchmarks.bench_engine:theirs_stream", repeat=repeat,
-                          preimport=THEIRS_IMPORTS, warm=streams, streams=streams, strategy=strategy)
-            m_o = measure(f"ours stream ×{scale}", "benchmarks.bench_engine:ours_stream", repeat=repeat,
-                          preimport=OURS_IMPORTS, warm=files, files=files, strategy=strategy)
+            m_t, m_o = measure_alternating(
+                [
+                    Case(f"datasets stream ×{scale}", "benchmarks.bench_engine:theirs_stream", None,
+                         dict(preimport=THEIRS_IMPORTS, warm=streams, streams=streams, strategy=strategy)),
+                    Case(f"ours stream ×{scale}", "benchmarks.bench_engine:ours_stream", None,
+                         dict(preimport=OURS_IMPORTS, warm=files, files=files, strategy=strategy)),
+                ],
+                repeat,
+            )
             assert m_t.out == m_o.out, (m_t.out, m_o.out)
             assert m_o.out["rows"] == sum(sizes)
             row = {

@@ -9,8 +9,9 @@ Parquet file is written once (2 turns of ~40-word user / ~160-word assistant mes
 100,000-row row groups) and read into the page cache right before each side runs. The two
 outputs are checked equal (every column, in slices of 50,000 rows).
 
-Each side runs ``--repeat`` times (default 3) in a fresh interpreter (a fresh ``datasets`` cache
-each time); the median wall time is reported (with the range), and the highest peak memory.
+Each side runs ``--repeat`` times (default 3), each run in a fresh interpreter (and a fresh
+``datasets`` cache), alternating the two sides; the median wall time is reported (with the
+range), and the highest peak memory.
 
     .venv/bin/python -m benchmarks.bench_raw [--rows 1000000] [--repeat 3]
 """
@@ -22,7 +23,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmarks.harness import machine, measure, now, save, table
+from benchmarks.harness import Case, machine, measure_alternating, now, save, table
 
 WORK = Path(__file__).resolve().parent / "_work"
 
@@ -71,14 +72,18 @@ def main() -> None:
             shutil.rmtree(tmp / "hf", ignore_errors=True)
             shutil.rmtree(tmp / "cache", ignore_errors=True)
 
-        m_theirs = measure("datasets", "benchmarks.bench_raw:theirs", repeat=args.repeat, before_each=fresh_theirs,
-                           preimport=["pyarrow", "datasets"],
-                           warm=[parquet], parquet=str(parquet), out=str(tmp / "hf"), cache=str(tmp / "cache"))
+        m_theirs, m_ours = measure_alternating(
+            [
+                Case("datasets", "benchmarks.bench_raw:theirs", fresh_theirs,
+                     dict(preimport=["pyarrow", "datasets"], warm=[parquet], parquet=str(parquet), out=str(tmp / "hf"),
+                          cache=str(tmp / "cache"))),
+                Case("ours", "benchmarks.bench_raw:ours", lambda: (tmp / "ours.arrow").unlink(missing_ok=True),
+                     dict(preimport=["pyarrow", "datasets_pipeline.steps.raw", "datasets_pipeline.catalog"],
+                          warm=[parquet], parquet=str(parquet), out=str(tmp / "ours.arrow"))),
+            ],
+            args.repeat,
+        )
         shutil.rmtree(tmp / "cache", ignore_errors=True)
-        m_ours = measure("ours", "benchmarks.bench_raw:ours", repeat=args.repeat,
-                         before_each=lambda: (tmp / "ours.arrow").unlink(missing_ok=True),
-                         preimport=["pyarrow", "datasets_pipeline.steps.raw", "datasets_pipeline.catalog"],
-                         warm=[parquet], parquet=str(parquet), out=str(tmp / "ours.arrow"))
         assert m_ours.out["rows"] == m_theirs.out["rows"] == args.rows
         check = assert_same(str(tmp / "ours.arrow"), str(tmp / "hf"))
         arrow_mb = {"ours": m_ours.out["bytes"] / 1e6, "datasets": _du(tmp / "hf") / 1e6}

@@ -146,29 +146,10 @@ def warm_files(paths: list[str | os.PathLike] | tuple = ()) -> float:
     return time.perf_counter() - start
 
 
-def measure(
-    name: str,
-    target: str,
-    /,
-    repeat: int = 1,
-    before_each: Callable[[], object] | None = None,
-    **options: object,
-) -> Measurement:
-    """Run a case ``repeat`` times (see :func:`measure_once` for ``options``); the median run.
-
-    ``before_each`` runs before every repetition (e.g. removes the previous output). The result is
-    the run with the median wall time; its peak RSS and peak anonymous RSS are the maxima over all
-    runs, and ``extra["runs"]`` lists every run. A failing run ends the repetitions and is returned.
-    """
-    runs: list[Measurement] = []
-    for i in range(repeat):
-        if before_each is not None:
-            before_each()
-        m = measure_once(name if repeat == 1 else f"{name} [{i + 1}/{repeat}]", target, **options)
-        if m.failed:
-            return m
-        runs.append(m)
-    if repeat == 1:
+def summarize(name: str, runs: list[Measurement]) -> Measurement:
+    """One Measurement for repeated runs: the run with the median wall time, with the highest peak
+    RSS and peak anonymous RSS of all runs, and every run listed in ``extra["runs"]``."""
+    if len(runs) == 1:
         return runs[0]
     median = sorted(runs, key=lambda r: r.wall_s)[(len(runs) - 1) // 2]
     summary = [
@@ -185,6 +166,54 @@ def measure(
         cpu_s=median.cpu_s,
         extra={**median.extra, "runs": summary},
     )
+
+
+def measure(
+    name: str,
+    target: str,
+    /,
+    repeat: int = 1,
+    before_each: Callable[[], object] | None = None,
+    **options: object,
+) -> Measurement:
+    """Run a case ``repeat`` times in a row (see :func:`measure_once` for ``options``); see :func:`summarize`.
+
+    ``before_each`` runs before every repetition (e.g. removes the previous output). A failing run
+    ends the repetitions and is returned.
+    """
+    return measure_alternating([Case(name, target, before_each, options)], repeat)[0]
+
+
+@dataclass
+class Case:
+    """One side of a comparison: ``target`` with ``options`` for :func:`measure_once`."""
+
+    name: str
+    target: str
+    before_each: Callable[[], object] | None = None
+    options: dict = field(default_factory=dict)
+
+
+def measure_alternating(cases: list[Case], repeat: int) -> list[Measurement]:
+    """Run the cases in turn, ``repeat`` rounds (A, B, A, B, …), so that slow phases of a shared
+    machine and the order of the runs weigh on every side alike; one summary per case.
+
+    A case whose run fails is not run again and its failed Measurement is returned."""
+    runs: list[list[Measurement]] = [[] for _ in cases]
+    failed: list[Measurement | None] = [None] * len(cases)
+    for i in range(repeat):
+        for k, case in enumerate(cases):
+            if failed[k] is not None:
+                continue
+            if case.before_each is not None:
+                case.before_each()
+            label = case.name if repeat == 1 else f"{case.name} [{i + 1}/{repeat}]"
+            m = measure_once(label, case.target, **case.options)
+            if m.failed:
+                failed[k] = m
+            else:
+                runs[k].append(m)
+    return [failed[k] or summarize(case.name, runs[k]) for k, case in enumerate(cases)]
 
 
 def measure_once(
@@ -258,6 +287,10 @@ def measure_once(
         cpu_s=usage.ru_utime + usage.ru_stime,
         extra={
             "other_cpu_s": round(other_cpu, 2),
+            "user_s": round(usage.ru_utime, 2),
+            "system_s": round(usage.ru_stime, 2),
+            "minor_faults": usage.ru_minflt,
+            "major_faults": usage.ru_majflt,
             "warm_s": round(warm_s, 2),
             "busy_cores_before": round(busy_before, 2),
             "loadavg_1min_before": load_before,
