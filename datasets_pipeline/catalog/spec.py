@@ -99,6 +99,11 @@ class ConvertContext:
     raw_schema: pa.Schema  # the raw table's schema, with the Hub's ``huggingface`` features metadata
     file: str | None = None
 
+    @property
+    def where(self) -> dict[str, str | None]:
+        """Location keywords for :class:`~datasets_pipeline.errors.DatasetsPipelineError`."""
+        return {"dataset": self.dataset, "config": self.config, "split": self.split, "file": self.file}
+
 
 @dataclass
 class Converted:

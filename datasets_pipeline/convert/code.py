@@ -54,7 +54,7 @@ def _first_present(table: pa.Table, candidates: tuple[str, ...], ctx: ConvertCon
         raise SchemaError(
             f"none of the columns {', '.join(map(repr, candidates))} is present; "
             f"the source has {', '.join(table.column_names) or 'no columns'}",
-            dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column=candidates[0],
+            **ctx.where, column=candidates[0],
         )
     return present
 

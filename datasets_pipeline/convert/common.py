@@ -14,10 +14,7 @@ def require_columns(table: pa.Table, columns: tuple[str, ...] | list[str], ctx: 
         if column not in table.column_names:
             raise SchemaError(
                 f"column {column!r} is missing; the source has {', '.join(table.column_names) or 'no columns'}",
-                dataset=ctx.dataset,
-                config=ctx.config,
-                split=ctx.split,
-                file=ctx.file,
+                **ctx.where,
                 column=column,
             )
 
@@ -30,7 +27,7 @@ def conform(table: pa.Table, family: str, ctx: ConvertContext) -> pa.Table:
         if field.name not in table.column_names:
             raise ConversionError(
                 f"converter produced no column {field.name!r} for family {family!r}",
-                dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column=field.name,
+                **ctx.where, column=field.name,
             )
         column = table.column(field.name)
         if not column.type.equals(field.type):
@@ -39,7 +36,7 @@ def conform(table: pa.Table, family: str, ctx: ConvertContext) -> pa.Table:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise ConversionError(
                     f"cannot cast column {field.name!r} from {column.type} to {field.type}: {exc}",
-                    dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column=field.name,
+                    **ctx.where, column=field.name,
                 ) from exc
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=schema)

@@ -62,7 +62,7 @@ def convert_mcq(table: pa.Table, ctx: ConvertContext) -> Converted:
     if not (pa.types.is_list(choices.type) or pa.types.is_large_list(choices.type)):
         raise SchemaError(
             f"column 'choices' is {choices.type}, not a list of strings",
-            dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column="choices",
+            **ctx.where, column="choices",
         )
     answer = _answers(table.column("answer"))
 

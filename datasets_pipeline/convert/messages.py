@@ -226,7 +226,7 @@ def column_messages(
         return normalize(column, role_field, content_field, role_map)
     except SchemaError as exc:
         raise exc.with_context(
-            dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column=name
+            **ctx.where, column=name
         ) from None
 
 

@@ -227,7 +227,7 @@ def _arena_conversation(table: pa.Table, name: str, ctx: ConvertContext) -> tupl
         text, parts, non_text = msg.parts_text(pc.struct_field(flat, "content"))
     except SchemaError as exc:
         raise exc.with_context(
-            dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column=name
+            **ctx.where, column=name
         ) from None
     n = len(column)
     rows = msg.parent_rows(lengths)

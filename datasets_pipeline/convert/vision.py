@@ -67,10 +67,7 @@ def label_names(ctx: ConvertContext, table: pa.Table, column: str = "label") -> 
     if not names:
         raise SchemaError(
             f"column {column!r} has no ClassLabel names in the source's huggingface features metadata",
-            dataset=ctx.dataset,
-            config=ctx.config,
-            split=ctx.split,
-            file=ctx.file,
+            **ctx.where,
             column=column,
             hint="The label column must be a ClassLabel so its class names are known",
         )
@@ -121,7 +118,7 @@ def convert_vision(table: pa.Table, ctx: ConvertContext) -> Converted:
     if not pa.types.is_struct(images.type) or images.type.get_field_index("bytes") < 0:
         raise SchemaError(
             f"column 'image' is {images.type}, not the Image storage struct<bytes: binary, path: string>",
-            dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column="image",
+            **ctx.where, column="image",
         )
     labels = table.column("label").combine_chunks()
     try:
@@ -129,7 +126,7 @@ def convert_vision(table: pa.Table, ctx: ConvertContext) -> Converted:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise SchemaError(
             f"column 'label' is {labels.type}, not an integer ClassLabel",
-            dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file, column="label",
+            **ctx.where, column="label",
         ) from exc
     data = _bytes_child(images)
 

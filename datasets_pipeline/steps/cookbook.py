@@ -23,11 +23,11 @@ def _convert(spec: DatasetSpec, chunk: pa.Table, ctx: ConvertContext, offset: in
     except DatasetsPipelineError as exc:
         if exc.row is not None and offset:
             exc.row += offset
-        raise exc.with_context(dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file)
+        raise exc.with_context(**ctx.where)
     except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, ValueError, TypeError) as exc:
         raise ConversionError(
             f"converter {spec.family}/{spec.name} v{spec.converter.version} failed on rows {offset}..{offset + chunk.num_rows - 1}: {exc}",
-            dataset=ctx.dataset, config=ctx.config, split=ctx.split, file=ctx.file,
+            **ctx.where,
         ) from exc
     return out
 
