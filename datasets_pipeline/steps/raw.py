@@ -78,7 +78,7 @@ def _conformed(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def raw_stream(spec: DatasetSpec, files: SplitFiles, batch_rows: int = 65_536) -> SplitStream:
+def raw_stream(spec: DatasetSpec, files: SplitFiles, batch_rows: int = 16_384) -> SplitStream:
     """Stream every file of the split, in shard order, as batches of one schema (bounded memory)."""
     schema = unified_schema(spec, files)
     where = dict(dataset=spec.name, config=files.config, split=files.split)
