@@ -56,7 +56,8 @@ WORK = Path(__file__).resolve().parent / "_work" / "engine"
 PROBABILITIES = [0.5, 0.3, 0.2]
 SEED = 42
 STRATEGIES = ["first_exhausted", "all_exhausted", "all_exhausted_without_replacement"]
-CASES = ["interleave", "copy", "shuffle", "split", "streaming"]
+CASES = ["interleave", "copy", "shuffle", "split", "streaming", "interleave-flat", "shuffle-flat", "split-flat"]
+FLAT = "flatten_indices"
 SLICE = 50_000
 OURS_IMPORTS = ["pyarrow", "numpy", "datasets_pipeline.engine"]
 THEIRS_IMPORTS = ["pyarrow", "numpy", "datasets"]
@@ -72,13 +73,23 @@ def _clear_caches(paths: list[str]) -> None:
             os.remove(f)
 
 
-def theirs_interleave(streams: list[str], strategy: str, out: str) -> dict:
+def theirs_interleave(streams: list[str], strategy: str, out: str, materialize: str = "save_to_disk") -> dict:
     import datasets
 
     sources = [datasets.Dataset.from_file(p) for p in streams]
     mixed = datasets.interleave_datasets(sources, probabilities=PROBABILITIES, seed=SEED, stopping_strategy=strategy)
-    mixed.save_to_disk(out)
+    _materialize(mixed, out, materialize)
     return {"rows": mixed.num_rows}
+
+
+def _materialize(ds, out: str, how: str) -> None:
+    """``save_to_disk(out)``, or ``flatten_indices`` into ``out/data.arrow`` (the library's own
+    way to turn an indices mapping into contiguous rows on disk)."""
+    if how == FLAT:
+        os.makedirs(out, exist_ok=True)
+        ds.flatten_indices(cache_file_name=os.path.join(out, "data.arrow"))
+    else:
+        ds.save_to_disk(out)
 
 
 def ours_interleave(files: list[str], strategy: str, out: str) -> dict:
@@ -93,11 +104,11 @@ def ours_interleave(files: list[str], strategy: str, out: str) -> dict:
     return {"rows": stats.rows, "bytes": stats.bytes}
 
 
-def theirs_shuffle(stream: str, out: str) -> dict:
+def theirs_shuffle(stream: str, out: str, materialize: str = "save_to_disk") -> dict:
     import datasets
 
     ds = datasets.Dataset.from_file(stream).shuffle(seed=SEED)
-    ds.save_to_disk(out)
+    _materialize(ds, out, materialize)
     return {"rows": ds.num_rows}
 
 
@@ -127,11 +138,15 @@ def ours_copy(file: str, out: str) -> dict:
     return {"rows": stats.rows, "bytes": stats.bytes}
 
 
-def theirs_split(stream: str, out: str) -> dict:
+def theirs_split(stream: str, out: str, materialize: str = "save_to_disk") -> dict:
     import datasets
 
     dd = datasets.Dataset.from_file(stream).train_test_split(test_size=0.1, seed=SEED)
-    dd.save_to_disk(out)
+    if materialize == FLAT:
+        for name, part in dd.items():
+            _materialize(part, os.path.join(out, name), FLAT)
+    else:
+        dd.save_to_disk(out)
     return {"train": dd["train"].num_rows, "test": dd["test"].num_rows}
 
 
@@ -200,9 +215,12 @@ def _write_sources(prefix: str, sizes: list[int], **chat_kwargs) -> tuple[list[s
 
 
 def _hf_table(folder: str):
-    """The rows of a ``save_to_disk`` folder (one split), memory-mapped, shards in order."""
+    """The rows of a ``save_to_disk`` folder (one split) or of ``folder/data.arrow`` (``flatten_indices``
+    output), memory-mapped, shards in order."""
     import pyarrow as pa
 
+    if not Path(folder, "state.json").exists():
+        return pa.ipc.open_stream(pa.memory_map(os.path.join(folder, "data.arrow"))).read_all()
     state = json.loads(Path(folder, "state.json").read_text())
     tables = [
         pa.ipc.open_stream(pa.memory_map(os.path.join(folder, f["filename"]))).read_all() for f in state["_data_files"]
@@ -278,7 +296,13 @@ def _compare(case: str, results: dict, rows_for_table: list, theirs: tuple, ours
         _clear_caches(streams)
 
 
-def run_interleave(n: int, results: dict, rows_for_table: list, repeat: int) -> None:
+def _modes(cases: set[str], name: str) -> list[tuple[str, str]]:
+    """(case-name suffix, datasets' materialization) for the asked variants of ``name``."""
+    modes = [("", "save_to_disk")] if name in cases else []
+    return modes + ([(", datasets via flatten_indices", FLAT)] if f"{name}-flat" in cases else [])
+
+
+def run_interleave(n: int, results: dict, rows_for_table: list, cases: set[str], repeat: int) -> None:
     sizes = [n * 3 // 2, n, n // 2]
     print(f"interleave: writing sources {sizes} …", flush=True)
     files, streams = _write_sources("interleave", sizes, turns=1, user_words=20, assistant_words=60)
@@ -290,11 +314,11 @@ def run_interleave(n: int, results: dict, rows_for_table: list, repeat: int) -> 
         return same
 
     try:
-        for strategy in STRATEGIES:
-            case = f"interleave {sum(sizes):,} rows, {strategy}"
+        for (suffix, how), strategy in ((m, st) for m in _modes(cases, "interleave") for st in STRATEGIES):
+            case = f"interleave {sum(sizes):,} rows, {strategy}{suffix}"
             _compare(
                 case, results, rows_for_table,
-                ("benchmarks.bench_engine:theirs_interleave", {"streams": streams, "strategy": strategy}, streams),
+                ("benchmarks.bench_engine:theirs_interleave", {"streams": streams, "strategy": strategy, "materialize": how}, streams),
                 ("benchmarks.bench_engine:ours_interleave", {"files": files, "strategy": strategy}),
                 (WORK / "out-hf", WORK / "out-ours.arrow"),
                 check,
@@ -329,20 +353,20 @@ def run_shuffle_split(n: int, results: dict, rows_for_table: list, cases: set[st
                 files,
                 repeat,
             )
-        if "shuffle" in cases:
+        for suffix, how in _modes(cases, "shuffle"):
             _compare(
-                f"shuffle(seed=42), {n:,} chat rows", results, rows_for_table,
-                ("benchmarks.bench_engine:theirs_shuffle", {"stream": stream}, streams),
+                f"shuffle(seed=42), {n:,} chat rows{suffix}", results, rows_for_table,
+                ("benchmarks.bench_engine:theirs_shuffle", {"stream": stream, "materialize": how}, streams),
                 ("benchmarks.bench_engine:ours_shuffle", {"file": file}),
                 (WORK / "out-hf", WORK / "out-ours.arrow"),
                 check_shuffle,
                 files,
                 repeat,
             )
-        if "split" in cases:
+        for suffix, how in _modes(cases, "split"):
             _compare(
-                f"train_test_split(0.1, seed=42), {n:,} chat rows", results, rows_for_table,
-                ("benchmarks.bench_engine:theirs_split", {"stream": stream}, streams),
+                f"train_test_split(0.1, seed=42), {n:,} chat rows{suffix}", results, rows_for_table,
+                ("benchmarks.bench_engine:theirs_split", {"stream": stream, "materialize": how}, streams),
                 ("benchmarks.bench_engine:ours_split", {"file": file}),
                 (WORK / "out-hf", WORK / "out-ours"),
                 check_split,
@@ -407,17 +431,20 @@ def streaming_table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="N: rows of the shuffle/split input (interleave: 3N in total)")
-    parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases to run")
+    parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases to run (…-flat: datasets materializes with flatten_indices)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per side and case (the median is reported)")
     args = parser.parse_args()
     cases = set(args.only.split(","))
+    unknown = cases - set(CASES)
+    if unknown:
+        parser.error(f"unknown cases {sorted(unknown)}; choose from {CASES}")
     WORK.mkdir(parents=True, exist_ok=True)
     results: dict = {"when": now(), "rows": args.rows, "repeat": args.repeat, "machine": machine(), "cases": [], "streaming": []}
     rows_for_table: list = []
     try:
-        if "interleave" in cases:
-            run_interleave(args.rows, results, rows_for_table, args.repeat)
-        if cases & {"copy", "shuffle", "split"}:
+        if cases & {"interleave", "interleave-flat"}:
+            run_interleave(args.rows, results, rows_for_table, cases, args.repeat)
+        if cases & {"copy", "shuffle", "split", "shuffle-flat", "split-flat"}:
             run_shuffle_split(args.rows, results, rows_for_table, cases, args.repeat)
         stream_rows = run_streaming(args.rows, results, args.repeat) if "streaming" in cases else []
     finally:

@@ -10,8 +10,12 @@ less than ``QUIET_BUSY_CORES`` cores (up to ``QUIET_TIMEOUT_S``), and afterwards
 CPU seconds the rest of the machine used during the case (``extra["other_cpu_s"]``; it includes
 kernel writeback of the case's own files). The kernel of the benchmark machine pages out page
 cache untouched for about a minute, so the parent reads a case's input files (``warm``) right
-before starting it: both sides start with their inputs in the page cache. The parent records two
-memory figures:
+before starting it: both sides start with their inputs in the page cache. The machine is a virtual
+machine that hands free memory back to its host; the first touch of such a page costs a host-side
+fault, which made writing 2.3 GB of fresh page cache take anywhere from 2.2 to 5.7 s for the same
+code. So the parent also touches and frees ``PREFAULT_BYTES`` of memory (``prefault``) right before
+each child starts, for both sides alike: the run then measures the software, not the host. The
+parent records two memory figures:
 
 - **peak RSS**: the child's ``VmHWM`` (``/proc/self/status``, read by the child after the call),
   the high-water mark of its resident set since it started. It counts every resident page,
@@ -42,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 POLL_S = 0.005
 QUIET_BUSY_CORES = 0.3
 QUIET_TIMEOUT_S = 180.0
+PREFAULT_BYTES = 8 << 30
 
 CHILD = r"""
 import importlib, json, sys, time
@@ -146,6 +151,28 @@ def warm_files(paths: list[str | os.PathLike] | tuple = ()) -> float:
     return time.perf_counter() - start
 
 
+def _available_bytes() -> int:
+    with open("/proc/meminfo") as fh:
+        info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in fh}
+    return info.get("MemAvailable", 0)
+
+
+def prefault(nbytes: int = PREFAULT_BYTES) -> float:
+    """Touch and free ``nbytes`` of memory (at most half of what is available); seconds taken.
+
+    On a virtual machine that returns free pages to its host, a case that writes gigabytes would
+    otherwise pay a host fault per fresh page, by an amount that varies from run to run.
+    """
+    import numpy as np
+
+    start = time.perf_counter()
+    nbytes = min(nbytes, _available_bytes() // 2)
+    if nbytes > 0:
+        block = np.ones(nbytes // 8)
+        del block
+    return time.perf_counter() - start
+
+
 def summarize(name: str, runs: list[Measurement]) -> Measurement:
     """One Measurement for repeated runs: the run with the median wall time, with the highest peak
     RSS and peak anonymous RSS of all runs, and every run listed in ``extra["runs"]``."""
@@ -238,6 +265,7 @@ def measure_once(
     os.sync()  # start from a clean page cache: no earlier case's dirty pages still being written back
     busy_before = wait_for_quiet()
     warm_s = warm_files(warm)
+    prefault_s = prefault()
     env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, target, json.dumps(kwargs), json.dumps(list(preimport))],
@@ -292,6 +320,7 @@ def measure_once(
             "minor_faults": usage.ru_minflt,
             "major_faults": usage.ru_majflt,
             "warm_s": round(warm_s, 2),
+            "prefault_s": round(prefault_s, 2),
             "busy_cores_before": round(busy_before, 2),
             "loadavg_1min_before": load_before,
             "loadavg_1min_after": os.getloadavg()[0],

@@ -326,6 +326,39 @@ def test_iter_take_across_many_source_batches_keeps_the_order():
     for n in (1, 5, 700):
         idx = rng.integers(0, 700, n)
         for chunk_rows in (1, 3, 64, 1000, None):
-            batches = list(iter_take(table, idx, chunk_rows))
-            assert [v for b in batches for v in b.column("x").to_pylist()] == idx.tolist()
-            assert [v for b in batches for v in b.column("s").to_pylist()] == [f"r{i}" for i in idx]
+            for workers in (1, 2, 5):
+                batches = list(iter_take(table, idx, chunk_rows, workers=workers))
+                assert [v for b in batches for v in b.column("x").to_pylist()] == idx.tolist()
+                assert [v for b in batches for v in b.column("s").to_pylist()] == [f"r{i}" for i in idx]
+    with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
+        iter_take(table, [1], workers=0)
+
+
+def test_write_take_in_parallel_writes_the_same_bytes_as_one_thread(tmp_path):
+    t = pa.concat_tables([table(50)] * 8)
+    perm = np.random.default_rng(11).permutation(t.num_rows)
+    one = write_take(tmp_path / "one.arrow", t, perm, chunk_rows=7, workers=1)
+    many = write_take(tmp_path / "many.arrow", t, perm, chunk_rows=7, workers=3)
+    assert (one.rows, one.batches) == (many.rows, many.batches) == (400, 58)
+    assert (tmp_path / "one.arrow").read_bytes() == (tmp_path / "many.arrow").read_bytes()
+
+
+def test_writeback_starts_every_step_and_leaves_the_file_intact(tmp_path):
+    import os
+    import sys
+
+    from datasets_pipeline.engine.writeback import Writeback
+
+    path = tmp_path / "f.bin"
+    payload = os.urandom(1 << 20)
+    with open(path, "wb") as fh:
+        wb = Writeback(fh.fileno(), step=256 << 10)
+        assert wb.enabled == sys.platform.startswith("linux")
+        starts = []
+        for i in range(1, 9):
+            fh.write(payload[(i - 1) * (128 << 10) : i * (128 << 10)])
+            fh.flush()
+            wb.advance(fh.tell())
+            starts.append(wb.started)
+    assert starts == [0, 256 << 10, 256 << 10, 512 << 10, 512 << 10, 768 << 10, 768 << 10, 1 << 20] or not wb.enabled
+    assert path.read_bytes() == payload

@@ -3,7 +3,9 @@
 ``Table.take`` of a whole permutation materializes the full result at once. :func:`iter_take`
 takes ``chunk_rows`` indices at a time and yields one record batch per chunk, and
 :func:`write_take` streams those batches into an Arrow IPC file with
-:func:`.ipc.write_batches`, so memory holds one chunk of rows (plus the index array).
+:func:`.ipc.write_batches`. Chunks are gathered by ``workers`` threads (Arrow's ``take`` releases the
+GIL) while the consumer writes the previous ones, in order; memory holds ``workers + 1`` chunks of
+rows (plus the index array).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from datasets_pipeline.engine.ipc import WriteStats, write_batches
+from datasets_pipeline.engine.prefetch import ordered_map
 
 __all__ = ["BatchGatherer", "as_indices", "gather", "iter_take", "write_take"]
 
@@ -26,6 +29,11 @@ def default_chunk_rows(table: pa.Table) -> int:
     """Rows per gathered chunk: about ``DEFAULT_CHUNK_BYTES`` of the table's mean row, 1,024..65,536."""
     row_bytes = max(1, table.nbytes // max(1, table.num_rows))
     return int(min(DEFAULT_CHUNK_ROWS, max(1_024, DEFAULT_CHUNK_BYTES // row_bytes)))
+
+
+def default_workers() -> int:
+    """Gather threads: Arrow's CPU thread count (the cores this process may use)."""
+    return max(1, pa.cpu_count())
 
 
 def as_indices(indices: Sequence[int] | np.ndarray | pa.Array | pa.ChunkedArray | range, n_rows: int) -> np.ndarray:
@@ -60,16 +68,21 @@ def iter_take(
     table: pa.Table,
     indices: Sequence[int] | np.ndarray | pa.Array | range,
     chunk_rows: int | None = None,
+    workers: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The rows ``table[indices]`` in order, one record batch per ``chunk_rows`` indices.
 
-    ``chunk_rows`` defaults to about 8 MB of rows. The indices are checked before the first batch
-    is produced (errors raise at the call).
+    ``chunk_rows`` defaults to about 8 MB of rows; ``workers`` (default :func:`default_workers`)
+    threads gather chunks ahead of the consumer. The indices are checked before the first batch is
+    produced (errors raise at the call).
     """
     chunk_rows = default_chunk_rows(table) if chunk_rows is None else chunk_rows
     if chunk_rows <= 0:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
-    return _take_chunks(table, as_indices(indices, table.num_rows), chunk_rows)
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    return _take_chunks(table, as_indices(indices, table.num_rows), chunk_rows, workers)
 
 
 class BatchGatherer:
@@ -110,10 +123,11 @@ def gather(table: pa.Table, indices: np.ndarray) -> pa.Table:
     return BatchGatherer(table)(np.asarray(indices, dtype=np.int64))
 
 
-def _take_chunks(table: pa.Table, idx: np.ndarray, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def _take_chunks(table: pa.Table, idx: np.ndarray, chunk_rows: int, workers: int) -> Iterator[pa.RecordBatch]:
     take = BatchGatherer(table)
-    for start in range(0, len(idx), chunk_rows):
-        yield from take(idx[start : start + chunk_rows]).to_batches()
+    starts = range(0, len(idx), chunk_rows)
+    for chunk in ordered_map(lambda start: take(idx[start : start + chunk_rows]), starts, min(workers, max(1, len(starts)))):
+        yield from chunk.to_batches()
 
 
 def write_take(
@@ -121,6 +135,7 @@ def write_take(
     table: pa.Table,
     indices: Sequence[int] | np.ndarray | pa.Array | range,
     chunk_rows: int | None = None,
+    workers: int | None = None,
 ) -> WriteStats:
-    """Write ``table[indices]`` to an Arrow IPC file atomically, one chunk of rows in memory at a time."""
-    return write_batches(path, iter_take(table, indices, chunk_rows), schema=table.schema)
+    """Write ``table[indices]`` to an Arrow IPC file atomically, ``workers + 1`` chunks of rows in memory at a time."""
+    return write_batches(path, iter_take(table, indices, chunk_rows, workers), schema=table.schema)

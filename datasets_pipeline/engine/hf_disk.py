@@ -63,6 +63,7 @@ from datasets_pipeline.engine.hf_features import (
     requires_decoding,
 )
 from datasets_pipeline.engine.gather import BatchGatherer, gather
+from datasets_pipeline.engine.writeback import Writeback
 from datasets_pipeline.engine.versioned_dir import resolve_dir
 from datasets_pipeline.errors import FormatError, SchemaError, UnsafePathError
 
@@ -704,8 +705,10 @@ def _write_shard(plan: _Plan, index: int) -> tuple[int, bytes]:
             return sink.pos, hasher.digest()
     target = folder.join(fname)
     with pa.OSFile(target, "wb") as sink, pa.ipc.new_stream(sink, plan.schema) as writer:
+        writeback = Writeback(sink.fileno())
         for chunk in chunks:
             writer.write_table(chunk, max_chunksize=plan.batch_rows)
+            writeback.advance(sink.tell())
     if plan.fingerprint is not None:
         return os.path.getsize(target), b""
     return _hash_file(target, hasher), hasher.digest()

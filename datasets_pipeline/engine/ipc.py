@@ -12,6 +12,8 @@ from typing import Iterable, Iterator
 import fsspec
 import pyarrow as pa
 
+from datasets_pipeline.engine.writeback import Writeback
+
 TMP_PREFIX = ".tmp-"
 
 
@@ -62,7 +64,12 @@ def atomic_local_file(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
-def _write(sink: pa.NativeFile | object, batches: Iterable[pa.RecordBatch], schema: pa.Schema | None) -> tuple[int, int, pa.Schema]:
+def _write(
+    sink: pa.NativeFile | object,
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema | None,
+    writeback: Writeback | None = None,
+) -> tuple[int, int, pa.Schema]:
     it = iter(batches)
     first: pa.RecordBatch | None = None
     if schema is None:
@@ -78,6 +85,8 @@ def _write(sink: pa.NativeFile | object, batches: Iterable[pa.RecordBatch], sche
             writer.write_batch(batch)
             rows += batch.num_rows
             count += 1
+            if writeback is not None:
+                writeback.advance(sink.tell())
     return rows, count, schema
 
 
@@ -102,13 +111,14 @@ def write_batches(
     """Write record batches to an Arrow IPC file atomically, one batch at a time.
 
     Memory stays bounded by one batch. ``path`` may be local or an fsspec URL; a local write is
-    temp file + fsync + rename, a remote one writes a temporary object and moves it into place.
+    temp file + fsync + rename (its pages are sent to disk as it grows, see
+    :mod:`.writeback`), a remote one writes a temporary object and moves it into place.
     """
     flat = _flatten_tables(batches)
     if _is_local(path):
         with atomic_local_file(path) as tmp:
             with pa.OSFile(str(tmp), "wb") as sink:
-                rows, count, schema = _write(sink, flat, schema)
+                rows, count, schema = _write(sink, flat, schema, Writeback(sink.fileno()))
             size = tmp.stat().st_size
         return WriteStats(str(path), rows, size, count, schema)
     fs, fs_path = fsspec.core.url_to_fs(str(path))

@@ -1,16 +1,20 @@
-"""Read ahead: produce the next record batches in a background thread while the consumer writes.
+"""Read ahead: produce the next record batches in background threads while the consumer writes.
 
-Parquet decoding and Arrow IPC writing both release the GIL, so overlapping them uses two cores.
-Memory stays bounded by ``depth`` batches waiting in the queue plus the one being produced.
+Parquet decoding, Arrow ``take`` and Arrow IPC writing all release the GIL, so overlapping them
+uses every core. Memory stays bounded by the items produced ahead (``depth``) plus the ones being
+produced.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterable, Iterator, TypeVar
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _DONE = object()
 
@@ -64,3 +68,33 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
             except queue.Empty:
                 pass
             thread.join(timeout=0.05)
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, ahead: int | None = None) -> Iterator[R]:
+    """``map(fn, items)`` computed by ``workers`` threads, yielded in input order.
+
+    At most ``ahead`` results (default ``workers + 1``) are computed or waiting at any time, so
+    memory stays bounded however long ``items`` is. An exception raised by ``fn`` is re-raised at
+    its item's position; closing the generator early cancels what has not started.
+    """
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    ahead = workers + 1 if ahead is None else ahead
+    if ahead < 1:
+        raise ValueError("ahead must be at least 1")
+    if workers == 1:
+        yield from map(fn, items)
+        return
+    pending: deque[Future] = deque()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="ordered-map")
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
