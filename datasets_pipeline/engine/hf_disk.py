@@ -32,7 +32,6 @@ concatenates them in ``_data_files`` order, with no per-row Python.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import posixpath
 import re
@@ -704,27 +703,21 @@ def _write_shard(plan: _Plan, index: int) -> tuple[int, bytes]:
                     writer.write_table(chunk, max_chunksize=plan.batch_rows)
             return sink.pos, hasher.digest()
     target = folder.join(fname)
-    with pa.OSFile(target, "wb") as sink, pa.ipc.new_stream(sink, plan.schema) as writer:
-        writeback = Writeback(sink.fileno())
-        for chunk in chunks:
-            writer.write_table(chunk, max_chunksize=plan.batch_rows)
-            writeback.advance(sink.tell())
-    if plan.fingerprint is not None:
+    if plan.fingerprint is not None:  # nothing to hash: Arrow writes straight to the file
+        with pa.OSFile(target, "wb") as sink, pa.ipc.new_stream(sink, plan.schema) as writer:
+            writeback = Writeback(sink.fileno())
+            for chunk in chunks:
+                writer.write_table(chunk, max_chunksize=plan.batch_rows)
+                writeback.advance(sink.tell())
         return os.path.getsize(target), b""
-    return _hash_file(target, hasher), hasher.digest()
-
-
-def _hash_file(path: str, hasher: Any, window: int = 4 << 20) -> int:
-    """Feed a file to ``hasher`` through a sliding memory map (bounded resident memory); return its size."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as fh:
-        for offset in range(0, size, window):
-            with mmap.mmap(fh.fileno(), min(window, size - offset), offset=offset, access=mmap.ACCESS_READ) as view:
-                hasher.update(view)
-    return size
-
-
-# --- loading ---------------------------------------------------------------------------------------------
+    with open(target, "wb") as fh:  # hashed on the way to the file, while the bytes are hot
+        sink = _HashingFile(fh, hasher)
+        writeback = Writeback(fh.fileno())
+        with pa.ipc.new_stream(sink, plan.schema) as writer:
+            for chunk in chunks:
+                writer.write_table(chunk, max_chunksize=plan.batch_rows)
+                writeback.advance(sink.pos)
+    return sink.pos, hasher.digest()
 
 
 def _read_published(path: str | os.PathLike, read: Callable[[_Folder], T]) -> T:
