@@ -11,46 +11,41 @@ memory-mapped, and make a 90% train / 10% test DatasetDict of it in two ways:
   library's usual way to derive a test split) vs the same ``default_rng(42)`` permutation given to
   ``save_dataset_dict`` as ``(table, indices)``.
 
-Steps, each in its own subprocess (wall time of the step and the child's peak RSS):
+Steps, each run in a fresh interpreter by ``benchmarks.harness`` (median wall time of ``--repeat``
+alternating runs, peak RSS and peak anonymous RSS, inputs in the page cache, memory prefaulted):
 
-- save: ``save_dataset_dict`` vs ``DatasetDict.save_to_disk``, for both DatasetDicts;
+- save: ``save_dataset_dict`` vs ``DatasetDict.save_to_disk``, for both DatasetDicts. The contiguous
+  case also runs a third side, the floor: the same two tables written by a bare
+  ``pyarrow.ipc.new_stream`` (one file per split, no shards, no JSON, no hashing, no fsync);
 - load: ``load_dataset_dict`` vs ``datasets.load_from_disk`` of the contiguous folders, each followed
   by the same full read of the loaded Arrow tables (total messages and total content characters,
   which reads every byte), so loading is compared like for like; "open" is the load call alone.
 
-Every step runs ``--repeat`` times, alternating the two libraries, and the fastest run is reported;
-each starts after ``os.sync()``, so no step pays for the disk writeback of the one before. The
-shard files of the two libraries are compared byte for byte; the shuffled folders are then removed
-so that the page cache keeps the input (at 1M rows, 3.7 GB per folder).
+The shard files of the two libraries are compared byte for byte, and the loaded contents must be
+equal.
 
-Usage: ``python benchmarks/bench_dataset_dict.py [--rows 1000000] [--repeat 3] [--workdir DIR]``.
+    .venv/bin/python -m benchmarks.bench_dataset_dict [--rows 1000000] [--repeat 3]
+
 Prints a Markdown table and writes ``benchmarks/results/dataset_dict.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import platform
-import resource
 import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from benchmarks.harness import Case, machine, measure_alternating, now, save, table
+
 SEED = 1234
 SPLIT_SEED = 42
 TEST_SIZE = 0.1
-OPS = ("hf_shuffled", "ours_shuffled", "hf_save", "ours_save", "hf_load", "ours_load")
-OUTPUTS = {"hf_save": "theirs", "ours_save": "ours", "hf_shuffled": "theirs_shuffled", "ours_shuffled": "ours_shuffled"}
-RESULTS = Path(__file__).resolve().parent / "results" / "dataset_dict.json"
+WORK = Path(__file__).resolve().parent / "_work" / "dataset_dict"
 ROLES = pa.array(["system", "user", "assistant"])
 MEDIAN_CHARS = np.array([150.0, 250.0, 700.0])  # per role: system, user, assistant
 SIGMA = 0.9
@@ -99,97 +94,84 @@ def write_input(rows: int, path: Path) -> dict:
     return {"rows": rows, "nbytes": nbytes, "file_bytes": path.stat().st_size}
 
 
-# --- children ---------------------------------------------------------------------------------------------
-
-
-def _rss_now() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+# --- the measured work (child processes) -------------------------------------------------------------------
 
 
 def _full_read(tables: dict[str, pa.Table]) -> dict[str, int]:
     import pyarrow.compute as pc
 
     messages = content = 0
-    for table in tables.values():
-        col = table.column("messages")
+    for t in tables.values():
+        col = t.column("messages")
         messages += pc.sum(pc.list_value_length(col)).as_py() or 0
         flat = pc.list_flatten(col)
         content += pc.sum(pc.utf8_length(pc.struct_field(flat, "content"))).as_py() or 0  # reads every byte
     return {"messages": messages, "content_chars": content}
 
 
-def child(op: str, workdir: Path) -> dict:
-    source = str(workdir / "input" / "chat.arrow")
-    check: dict = {}
-    lib = op.startswith("hf_")
-    if lib:
-        import datasets
+def theirs_save(source: str, out: str, shuffled: bool) -> dict:
+    import datasets
 
-        datasets.disable_progress_bars()
+    datasets.disable_progress_bars()
+    ds = datasets.Dataset.from_file(source)
+    n = len(ds)
+    if shuffled:
+        dd = ds.train_test_split(test_size=TEST_SIZE, seed=SPLIT_SEED)
     else:
-        from datasets_pipeline.engine.hf_disk import load_dataset_dict, save_dataset_dict
-    base = _rss_now()
-    t0 = time.perf_counter()
-    if op in OUTPUTS:
-        out = workdir / OUTPUTS[op]
-        if lib:
-            ds = datasets.Dataset.from_file(source)
-            n = len(ds)
-            if op == "hf_shuffled":
-                dd = ds.train_test_split(test_size=TEST_SIZE, seed=SPLIT_SEED)
-            else:
-                n_train = n - math.ceil(TEST_SIZE * n)
-                dd = datasets.DatasetDict({"train": ds.select(range(n_train)), "test": ds.select(range(n_train, n))})
-            dd.save_to_disk(str(out))
-            check = {"shards": {s: len(list((out / s).glob("*.arrow"))) for s in dd}}
-        else:
-            table = pa.ipc.open_stream(pa.memory_map(source)).read_all()
-            n = table.num_rows
-            n_test = math.ceil(TEST_SIZE * n)
-            if op == "ours_shuffled":
-                perm = np.random.default_rng(SPLIT_SEED).permutation(n)
-                splits = {"train": (table, perm[n_test:]), "test": (table, perm[:n_test])}
-            else:
-                splits = {"train": table.slice(0, n - n_test), "test": table.slice(n - n_test)}
-            stats = save_dataset_dict(splits, out)
-            check = {"shards": {s: len(v.files) for s, v in stats.splits.items()}}
-        seconds = time.perf_counter() - t0
-    elif op == "ours_load":
-        tables = load_dataset_dict(workdir / "ours")
-        check = {"open_seconds": time.perf_counter() - t0, **_full_read(tables)}
-        seconds = time.perf_counter() - t0
-    elif op == "hf_load":
-        dd = datasets.load_from_disk(str(workdir / "theirs"))
-        check = {"open_seconds": time.perf_counter() - t0, **_full_read({s: d.data.table for s, d in dd.items()})}
-        seconds = time.perf_counter() - t0
+        n_train = n - math.ceil(TEST_SIZE * n)
+        dd = datasets.DatasetDict({"train": ds.select(range(n_train)), "test": ds.select(range(n_train, n))})
+    dd.save_to_disk(out)
+    return {"rows": {s: d.num_rows for s, d in dd.items()}}
+
+
+def _our_tables(source: str) -> tuple[pa.Table, int]:
+    t = pa.ipc.open_stream(pa.memory_map(source)).read_all()
+    return t, math.ceil(TEST_SIZE * t.num_rows)
+
+
+def ours_save(source: str, out: str, shuffled: bool) -> dict:
+    from datasets_pipeline.engine.hf_disk import save_dataset_dict
+
+    t, n_test = _our_tables(source)
+    if shuffled:  # the permutation Dataset.train_test_split(test_size, seed) draws: test first
+        perm = np.random.default_rng(SPLIT_SEED).permutation(t.num_rows)
+        splits = {"train": (t, perm[n_test:]), "test": (t, perm[:n_test])}
     else:
-        raise SystemExit(f"unknown operation {op}")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"seconds": seconds, "peak_rss": peak, "rss_before": base, "check": check}
+        splits = {"train": t.slice(0, t.num_rows - n_test), "test": t.slice(t.num_rows - n_test)}
+    stats = save_dataset_dict(splits, out)
+    return {"rows": {s: v.num_rows for s, v in stats.splits.items()}, "shards": {s: len(v.files) for s, v in stats.splits.items()}}
 
 
-def run_child(op: str, workdir: Path) -> dict:
-    os.sync()  # start every step with no dirty pages of the previous one waiting for writeback
+def pyarrow_save(source: str, out: str) -> dict:
+    """The floor: the contiguous train/test tables written by a bare Arrow IPC stream writer."""
+    t, n_test = _our_tables(source)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    parts = {"train": t.slice(0, t.num_rows - n_test), "test": t.slice(t.num_rows - n_test)}
+    for name, part in parts.items():
+        with pa.OSFile(str(Path(out) / f"{name}.arrow"), "wb") as sink, pa.ipc.new_stream(sink, part.schema) as writer:
+            writer.write_table(part, max_chunksize=1000)
+    return {"rows": {s: p.num_rows for s, p in parts.items()}}
+
+
+def theirs_load(folder: str) -> dict:
+    import datasets
+
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", op, "--workdir", str(workdir)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["process_seconds"] = time.perf_counter() - t0
-    return result
+    dd = datasets.load_from_disk(folder)
+    opened = time.perf_counter() - t0
+    return {"open_s": opened, **_full_read({s: d.data.table for s, d in dd.items()})}
 
 
-# --- main -------------------------------------------------------------------------------------------------
+def ours_load(folder: str) -> dict:
+    from datasets_pipeline.engine.hf_disk import load_dataset_dict
+
+    t0 = time.perf_counter()
+    tables = load_dataset_dict(folder)
+    opened = time.perf_counter() - t0
+    return {"open_s": opened, **_full_read(tables)}
 
 
-def _mb(n: float) -> str:
-    return f"{n / 1e6:,.0f} MB"
-
-
-def _content(run: dict) -> dict:
-    return {k: v for k, v in run["check"].items() if k != "open_seconds"}
+# --- checks and report (parent process) --------------------------------------------------------------------
 
 
 def _same_shards(ours: Path, theirs: Path) -> bool:
@@ -209,85 +191,82 @@ def _same_shards(ours: Path, theirs: Path) -> bool:
     return True
 
 
+def _rm(*paths: Path) -> None:
+    for p in paths:
+        shutil.rmtree(p, ignore_errors=True)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each step (the fastest is reported)")
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--child", default=None)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side and step (the median is reported)")
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child(args.child, args.workdir)))
-        return
-
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-dataset-dict-"))
-    (workdir / "input").mkdir(parents=True, exist_ok=True)
+    WORK.mkdir(parents=True, exist_ok=True)
+    source = WORK / "chat.arrow"
+    print(f"writing {args.rows:,} chat rows …", flush=True)
+    inputs = write_input(args.rows, source)
+    theirs, ours, floor = WORK / "theirs", WORK / "ours", WORK / "pyarrow"
+    ours_imports, theirs_imports = ["pyarrow", "numpy", "datasets_pipeline.engine.hf_disk"], ["pyarrow", "numpy", "datasets"]
+    warm = [str(source)]
+    results: dict = {"when": now(), "rows": args.rows, "repeat": args.repeat, "machine": machine(), "input": inputs}
+    rows: list = []
     try:
-        t0 = time.perf_counter()
-        inputs = write_input(args.rows, workdir / "input" / "chat.arrow")
-        gen_seconds = time.perf_counter() - t0
-        attempts: dict[str, list[dict]] = {op: [] for op in OPS}
-        identical = {"contiguous": True, "shuffled": True}
-        for _ in range(args.repeat):  # alternate the two libraries
-            for op in OPS:
-                if op in OUTPUTS:
-                    shutil.rmtree(workdir / OUTPUTS[op], ignore_errors=True)
-                attempts[op].append(run_child(op, workdir))
-                if op == "ours_shuffled":  # compare, then free the page cache the next steps need
-                    same = _same_shards(workdir / "ours_shuffled", workdir / "theirs_shuffled")
-                    identical["shuffled"] = identical["shuffled"] and same
-                    for name in ("ours_shuffled", "theirs_shuffled"):
-                        shutil.rmtree(workdir / name, ignore_errors=True)
-                elif op == "ours_save":
-                    identical["contiguous"] = identical["contiguous"] and _same_shards(workdir / "ours", workdir / "theirs")
-        runs = {op: min(tries, key=lambda r: r["seconds"]) for op, tries in attempts.items()}
-    finally:
-        if args.workdir is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    if _content(runs["ours_load"]) != _content(runs["hf_load"]):
-        raise SystemExit(f"loaded data differs: {runs['ours_load']['check']} vs {runs['hf_load']['check']}")
-
-    lines = []
-    for label, hf_op, ours_op in (("save, contiguous splits", "hf_save", "ours_save"),
-                                  ("save, shuffled split", "hf_shuffled", "ours_shuffled"),
-                                  ("load + full read", "hf_load", "ours_load")):  # fmt: skip
-        hf, ours = runs[hf_op], runs[ours_op]
-        lines.append(
-            f"| {label} | {hf['seconds']:.2f} s | {ours['seconds']:.2f} s | {hf['seconds'] / ours['seconds']:.1f}× "
-            f"| {_mb(hf['peak_rss'])} | {_mb(ours['peak_rss'])} | {ours['peak_rss'] / hf['peak_rss']:.2f} |"
+        here = "benchmarks.bench_dataset_dict"
+        # 1. shuffled (derived) splits
+        m_t, m_o = measure_alternating(
+            [
+                Case("datasets: save, shuffled", f"{here}:theirs_save", lambda: _rm(theirs),
+                     dict(preimport=theirs_imports, warm=warm, source=str(source), out=str(theirs), shuffled=True)),
+                Case("ours: save, shuffled", f"{here}:ours_save", lambda: _rm(ours),
+                     dict(preimport=ours_imports, warm=warm, source=str(source), out=str(ours), shuffled=True)),
+            ],
+            args.repeat,
         )
-    hf_open, ours_open = runs["hf_load"]["check"]["open_seconds"], runs["ours_load"]["check"]["open_seconds"]
-    lines.append(f"| load (open only) | {hf_open * 1e3:.1f} ms | {ours_open * 1e3:.1f} ms | {hf_open / ours_open:.1f}× | | | |")
-    n_test = math.ceil(TEST_SIZE * args.rows)
-    print(f"\n{args.rows:,} chat rows (train {args.rows - n_test:,} / test {n_test:,}), {_mb(inputs['file_bytes'])} "
-          f"of Arrow; generated in {gen_seconds:.1f} s; best of {args.repeat}; shard files byte-identical: {identical}\n")  # fmt: skip
-    print("| step | datasets | datasets_pipeline | speed-up | datasets peak RSS | ours peak RSS | RSS ratio |")
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(lines))
-    result = {
-        "rows": args.rows,
-        "input": inputs,
-        "generate_seconds": gen_seconds,
-        "runs": runs,
-        "all_seconds": {op: [r["seconds"] for r in tries] for op, tries in attempts.items()},
-        "speedup": {
-            "save_contiguous": runs["hf_save"]["seconds"] / runs["ours_save"]["seconds"],
-            "save_shuffled": runs["hf_shuffled"]["seconds"] / runs["ours_shuffled"]["seconds"],
-            "load_full_read": runs["hf_load"]["seconds"] / runs["ours_load"]["seconds"],
-            "open": hf_open / ours_open,
-        },
-        "rss_ratio": {
-            "save_contiguous": runs["ours_save"]["peak_rss"] / runs["hf_save"]["peak_rss"],
-            "save_shuffled": runs["ours_shuffled"]["peak_rss"] / runs["hf_shuffled"]["peak_rss"],
-            "load_full_read": runs["ours_load"]["peak_rss"] / runs["hf_load"]["peak_rss"],
-        },
-        "shard_files_identical": identical,
-        "machine": {"python": platform.python_version(), "pyarrow": pa.__version__, "cpus": os.cpu_count(),
-                    "note": f"shared machine (other test runs in parallel); best of {args.repeat} runs per step"},  # fmt: skip
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {RESULTS}")
+        assert m_t.out["rows"] == m_o.out["rows"], (m_t.out, m_o.out)
+        results["shuffled"] = {"datasets": vars(m_t), "ours": vars(m_o), "shards_identical": _same_shards(ours, theirs)}
+        rows.append(("save, shuffled splits (`train_test_split(0.1, seed=42)`)", m_t, m_o))
+        _rm(theirs, ours)
+        # 2. contiguous splits, with the bare pyarrow writer as the floor
+        m_t, m_o, m_p = measure_alternating(
+            [
+                Case("datasets: save, contiguous", f"{here}:theirs_save", lambda: _rm(theirs),
+                     dict(preimport=theirs_imports, warm=warm, source=str(source), out=str(theirs), shuffled=False)),
+                Case("ours: save, contiguous", f"{here}:ours_save", lambda: _rm(ours),
+                     dict(preimport=ours_imports, warm=warm, source=str(source), out=str(ours), shuffled=False)),
+                Case("pyarrow stream write, contiguous", f"{here}:pyarrow_save", lambda: _rm(floor),
+                     dict(preimport=["pyarrow", "numpy"], warm=warm, source=str(source), out=str(floor))),
+            ],
+            args.repeat,
+        )
+        assert m_t.out["rows"] == m_o.out["rows"] == m_p.out["rows"], (m_t.out, m_o.out, m_p.out)
+        results["contiguous"] = {"datasets": vars(m_t), "ours": vars(m_o), "pyarrow": vars(m_p),
+                                 "shards_identical": _same_shards(ours, theirs)}  # fmt: skip
+        rows.append(("save, contiguous splits (`select(range)` vs `Table.slice`)", m_t, m_o))
+        rows.append(("(floor) bare pyarrow stream write of the same two tables, vs datasets", m_t, m_p))
+        _rm(floor)
+        # 3. load + full read of the contiguous folders
+        m_t, m_o = measure_alternating(
+            [
+                Case("datasets: load + read", f"{here}:theirs_load", None,
+                     dict(preimport=theirs_imports, warm=[str(theirs)], folder=str(theirs))),
+                Case("ours: load + read", f"{here}:ours_load", None,
+                     dict(preimport=ours_imports, warm=[str(ours)], folder=str(ours))),
+            ],
+            args.repeat,
+        )
+        content = ({k: v for k, v in m.out.items() if k != "open_s"} for m in (m_t, m_o))
+        assert next(content) == next(content), (m_t.out, m_o.out)
+        results["load"] = {"datasets": vars(m_t), "ours": vars(m_o)}
+        rows.append(("load + full read of every message", m_t, m_o))
+    finally:
+        _rm(theirs, ours, floor)
+        source.unlink(missing_ok=True)
+    print(table(rows))
+    open_t, open_o = results["load"]["datasets"]["out"]["open_s"], results["load"]["ours"]["out"]["open_s"]
+    print(f"open only: datasets {open_t * 1e3:.1f} ms, ours {open_o * 1e3:.1f} ms; shards identical: "
+          f"shuffled {results['shuffled']['shards_identical']}, contiguous {results['contiguous']['shards_identical']}")  # fmt: skip
+    suffix = "" if args.rows == 1_000_000 else f"-{args.rows}"
+    print("saved", save(f"dataset_dict{suffix}", results))
 
 
 if __name__ == "__main__":

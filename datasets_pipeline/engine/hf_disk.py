@@ -18,7 +18,7 @@ basename and path-only local files embedded, as the library does.
 Write chunks are cut exactly as the library's ``table_iter`` cuts them and media buffers are
 rebuilt exact-size, because the IPC writer pads a sliced buffer with the bytes that follow it: that
 is what makes the files byte-identical. Shards are written by a thread pool (``pyarrow.cpu_count()``
-threads, one chunk in memory each).
+threads, one chunk in memory each) and hashed (xxh3-128) on their way to the file.
 
 ``_fingerprint`` is the xxh3-64 of the xxh3-128 digests of the shard files, in order: the same
 data, features and sharding give the same fingerprint wherever the folder lives.
