@@ -87,7 +87,7 @@ def test_converts_rows_keeping_image_bytes_and_path(tmp_path):
         {"image": images[3], "label": 3, "label_name": "water lilly"},
     ]
     assert VISION_CONVERTER.required_columns == ("image", "label")
-    assert VISION_CONVERTER.version == "1"
+    assert VISION_CONVERTER.version == "2"  # 2: truncated PNG/JPEG/GIF caught in every row
 
 
 def test_output_metadata_restores_classlabel_and_image(tmp_path):
@@ -133,7 +133,7 @@ def test_drops_bad_labels_and_images_with_reasons(tmp_path):
         None,  # 5 no image
         {"bytes": None, "path": "remote/only.jpg"},  # 6 path-only image
         {"bytes": b"", "path": "empty.png"},  # 7 empty bytes
-        {"bytes": truncated_jpeg, "path": "cut.jpg"},  # 8 kept: known signature, not a sampled row
+        {"bytes": truncated_jpeg, "path": "cut.jpg"},  # 8 truncated JPEG mid-batch: no end marker, dropped
         {"bytes": JPEG_GRAY, "path": "gray.jpg"},  # 9 kept
         {"bytes": PNG_GREEN[:-30], "path": "last.png"},  # 10 truncated PNG, last row: decoded and dropped
     ]
@@ -145,12 +145,32 @@ def test_drops_bad_labels_and_images_with_reasons(tmp_path):
         "missing_label": 1,
         "label_out_of_range": 2,
         "missing_image": 2,
-        "undecodable_image": 3,
+        "undecodable_image": 4,
     }
     assert out.table.to_pylist() == [
         {"image": good, "label": 0, "label_name": "faces easy"},
-        {"image": {"bytes": truncated_jpeg, "path": "cut.jpg"}, "label": 2, "label_name": "stop sign"},
         {"image": {"bytes": JPEG_GRAY, "path": "gray.jpg"}, "label": 3, "label_name": "water lilly"},
+    ]
+
+
+def test_truncated_images_mid_batch_are_found_by_their_end_marker(tmp_path):
+    gif = _image_bytes("GIF", (4, 5, 6))
+    trailing = JPEG_GRAY + b"\x00" * 16  # bytes after the end marker: Pillow still decodes it
+    images = [
+        {"bytes": PNG_RED, "path": "first.png"},
+        {"bytes": PNG_GREEN[:-12], "path": "no-iend.png"},  # the IEND chunk cut off
+        {"bytes": JPEG_BLUE[:-2], "path": "no-eoi.jpg"},  # only the end marker missing
+        {"bytes": gif[: len(gif) // 2], "path": "half.gif"},
+        {"bytes": gif[:-1], "path": "no-trailer.gif"},  # flagged, but Pillow decodes it: kept
+        {"bytes": trailing, "path": "trailing.jpg"},
+        {"bytes": gif, "path": "ok.gif"},
+        {"bytes": PNG_RED, "path": "last.png"},
+    ]
+    raw = _raw_table(tmp_path, images, [0, 1, 2, 3, 3, 0, 1, 2], CALTECH_NAMES)
+    out = convert_vision(raw, _ctx(raw))
+    assert out.dropped == {"undecodable_image": 3}
+    assert [r["image"]["path"] for r in out.table.to_pylist()] == [
+        "first.png", "no-trailer.gif", "trailing.jpg", "ok.gif", "last.png"
     ]
 
 

@@ -12,11 +12,14 @@ Dropped rows, by reason:
 - ``label_out_of_range``: ``label`` is negative or not below the number of class names.
 - ``missing_image``: the image, or its ``bytes``, is null (a path-only image cannot be read).
 - ``undecodable_image``: the bytes are not an image Pillow can open. Every row's leading
-  bytes are checked against the image signatures (PNG, JPEG, GIF, BMP, WebP, TIFF) in one
-  vectorized pass; rows with no known signature, and the first and last row of every batch
-  (among rows with a valid label and bytes), are then opened with Pillow (``verify()`` and a
-  full decode). So garbage is caught in every row, a truncated file of a known format only
-  in the sampled rows (decoding every image would be a per-row Pillow loop).
+  bytes are checked against the image signatures (PNG, JPEG, GIF, BMP, WebP, TIFF) and, for
+  PNG, JPEG and GIF, its last bytes against the format's end marker (PNG's ``IEND`` chunk,
+  JPEG's ``FF D9``, GIF's ``;``), in vectorized passes. Rows with no known signature or a
+  missing end marker, and the first and last row of every batch (among rows with a valid label
+  and bytes), are then opened with Pillow (``verify()`` and a full decode), which decides: a
+  JPEG with bytes after its end marker still decodes and is kept. So garbage and truncated
+  PNG/JPEG/GIF files are caught in every row; a truncated BMP, TIFF or WebP only in the sampled
+  rows (decoding every image would be a per-row Pillow loop).
 
 The output schema carries ``huggingface`` features metadata (``image: Image``, ``label:
 ClassLabel(names=<raw names>)``, ``label_name: Value("string")``) so the DatasetDict writer
@@ -86,6 +89,24 @@ def _has_image_signature(data: pa.Array) -> pa.Array:
     return pc.fill_null(pc.or_(ok, webp), False)
 
 
+# Format signature → the bytes a complete file of that format ends with.
+END_MARKERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"\x89PNG\r\n\x1a\n", b"IEND\xaeB`\x82"),
+    (b"\xff\xd8\xff", b"\xff\xd9"),
+    (b"GIF87a", b";"),
+    (b"GIF89a", b";"),
+)
+
+
+def _missing_end_marker(data: pa.Array) -> pa.Array:
+    """Boolean per row: a PNG, JPEG or GIF whose bytes do not end as a complete file does (vectorized)."""
+    missing = None
+    for signature, end in END_MARKERS:
+        cut = pc.and_(pc.starts_with(data, pattern=signature), pc.invert(pc.ends_with(data, pattern=end)))
+        missing = cut if missing is None else pc.or_(missing, cut)
+    return pc.fill_null(missing, False)
+
+
 def decodes(data: bytes) -> bool:
     """Pillow can identify, verify and fully decode ``data``."""
     try:
@@ -137,7 +158,10 @@ def convert_vision(table: pa.Table, ctx: ConvertContext) -> Converted:
     missing_image = data.is_null().to_numpy(zero_copy_only=False) & ~missing_label & ~out_of_range
 
     candidates = ~(missing_label | out_of_range | missing_image)
-    suspicious = candidates & ~_has_image_signature(data).to_numpy(zero_copy_only=False)
+    suspicious = candidates & (
+        ~_has_image_signature(data).to_numpy(zero_copy_only=False)
+        | _missing_end_marker(data).to_numpy(zero_copy_only=False)
+    )
     check = np.flatnonzero(suspicious)
     rows = np.flatnonzero(candidates)
     if rows.size:
@@ -175,4 +199,4 @@ def convert_vision(table: pa.Table, ctx: ConvertContext) -> Converted:
     return Converted(out, dropped)
 
 
-VISION_CONVERTER = FunctionConverter(convert_vision, version="1", required_columns=REQUIRED)
+VISION_CONVERTER = FunctionConverter(convert_vision, version="2", required_columns=REQUIRED)
