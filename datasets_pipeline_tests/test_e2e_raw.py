@@ -16,7 +16,7 @@ import pytest
 
 from datasets_pipeline.engine.ipc import read_table
 from datasets_pipeline.errors import UnsafePathError
-from datasets_pipeline_tests.dagster_runs import failure_message, materialize, run_cli, run_python
+from datasets_pipeline_tests.dagster_runs import REPO_ROOT, failure_message, materialize, run_cli, run_python
 from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files, gsm8k_rows
 from datasets_pipeline_tests.hub_server import Fault
 
@@ -163,6 +163,72 @@ def test_sigkill_mid_write_leaves_no_visible_partial_file(tmp_path):
     assert read_table(target).column("x").to_pylist() == [1, 2, 3]
     leftovers = [p.name for p in target.parent.iterdir() if p.name != "train.arrow"]
     assert len(leftovers) == 1 and leftovers[0].startswith(".tmp-train.arrow.")  # hidden, never read
+
+
+def _processes_with_env(value: str) -> list[int]:
+    """Live processes whose environment mentions ``value`` (zombies have an empty environment)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if value.encode() in fh.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def test_killed_dagster_run_loses_nothing_and_the_next_run_recovers(hub_server, tmp_path, data_dir):
+    """SIGKILL a whole ``dagster asset materialize`` run (CLI process and its step subprocess, the
+    default multiprocess executor) while it is fetching a new revision: the last good file stays,
+    nothing partial is visible, and the next run materializes the new revision."""
+    hub_server.add_repo(REPO, gsm8k_repo_files())
+    (tmp_path / "dagster_home").mkdir()
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": hub_server.url,
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "DATASETS_PIPELINE_DATA": str(data_dir),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "DATASETS_PIPELINE_EXECUTOR": "multiprocess",
+    }
+    env.pop("HF_TOKEN", None)
+    args = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "datasets_pipeline.definitions",
+            "--select", "raw/gsm8k", "--partition", "main/test"]  # fmt: skip
+    first = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert first.returncode == 0, first.stderr[-3000:]
+    path = data_dir / "raw" / "gsm8k" / "main" / "test.arrow"
+    good = path.read_bytes()
+
+    files = gsm8k_repo_files()
+    files["main/test-00000-of-00001.parquet"] = gsm8k_repo_files(train_rows=7)["main/train-00000-of-00001.parquet"]
+    new_sha = hub_server.update_repo(REPO, files)
+    stall = hub_server.add_fault(Fault(path=r"/resolve/" + new_sha + r"/main/test-", method="GET", kind="delay", delay=60, times=1))
+    proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    marker = str(tmp_path / "dagster_home")
+    try:
+        deadline = time.monotonic() + 120
+        while stall.hits == 0:  # the run's step is now inside the download of the new revision
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never reached the download"
+            time.sleep(0.05)
+        assert len(_processes_with_env(marker)) >= 2  # the CLI and the step's own process
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _processes_with_env(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with_env(marker) == []  # no step left running to finish the write later
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in path.parent.iterdir()) == ["test.arrow"]
+    assert read_table(path).num_rows == 1319
+
+    second = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert read_table(path).num_rows == 7
+    assert sorted(p.name for p in path.parent.iterdir()) == ["test.arrow"]
 
 
 @pytest.mark.parametrize("key", ["../main/test", "main/../../etc", "/etc/passwd", "main/test/../../x", "main/..", "..\\x/test"])
