@@ -287,3 +287,22 @@ def test_missing_column_names_dataset_config_split_and_column(hub_server, hf_env
         assert part in message, (part, message)
     assert not (data_dir / "cookbook" / "gsm8k" / "main" / "test.arrow").exists()
     assert (data_dir / "raw" / "gsm8k" / "main" / "test.arrow").exists()
+
+
+def test_convert_batches_follow_the_raw_row_size():
+    import pyarrow as pa
+
+    from datasets_pipeline.catalog import get_spec
+    from datasets_pipeline.steps.cookbook import convert_batch_rows, convert_stream
+
+    small = pa.table({"question": ["q"] * 20_000, "answer": ["#### 1"] * 20_000})
+    assert convert_batch_rows(small) == 8_192
+    big = pa.table({"question": ["x" * 4_000] * 5_000, "answer": ["#### 2"] * 5_000})
+    rows = convert_batch_rows(big)
+    assert rows == (8 << 20) // (big.nbytes // big.num_rows) and 2_000 < rows < 2_200
+    huge = pa.table({"question": ["y" * (2 << 20)] * 20, "answer": ["#### 3"] * 20})
+    assert convert_batch_rows(huge) == 16
+
+    stream = convert_stream(get_spec("gsm8k"), big, "main", "test")
+    sizes = [b.num_rows for b in stream.batches]
+    assert sizes[:2] == [rows, rows] and sum(sizes) == 5_000

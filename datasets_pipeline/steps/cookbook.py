@@ -14,7 +14,15 @@ from ..errors import ConversionError, DatasetsPipelineError
 from .stream import SplitStream
 from .validate import family_violations, num_classes
 
-CONVERT_BATCH_ROWS = 8_192
+CONVERT_BATCH_ROWS = 8_192  # at most this many rows per converted batch
+CONVERT_BATCH_BYTES = 8 << 20  # and about this much raw data: memory follows bytes, not rows
+MIN_BATCH_ROWS = 16
+
+
+def convert_batch_rows(raw: pa.Table) -> int:
+    """Rows per converted batch: about ``CONVERT_BATCH_BYTES`` of the split's mean raw row, 16..8,192."""
+    row_bytes = max(1, raw.nbytes // max(1, raw.num_rows))
+    return int(min(CONVERT_BATCH_ROWS, max(MIN_BATCH_ROWS, CONVERT_BATCH_BYTES // row_bytes)))
 
 
 def _convert(spec: DatasetSpec, chunk: pa.Table, ctx: ConvertContext, offset: int) -> Converted:
@@ -37,13 +45,18 @@ def _with_uid(table: pa.Table, family: str) -> pa.Table:
 
 
 def convert_stream(
-    spec: DatasetSpec, raw: pa.Table, config: str, split: str, batch_rows: int = CONVERT_BATCH_ROWS
+    spec: DatasetSpec, raw: pa.Table, config: str, split: str, batch_rows: int | None = None
 ) -> SplitStream:
-    """Convert a (memory-mapped) raw split chunk by chunk; whole-split converters get all rows at once."""
+    """Convert a (memory-mapped) raw split chunk by chunk; whole-split converters get all rows at once.
+
+    ``batch_rows`` defaults to :func:`convert_batch_rows` (~8 MB of raw rows per batch).
+    """
     ctx = ConvertContext(dataset=spec.name, config=config, split=split, raw_schema=raw.schema)
     dropped: dict[str, int] = {}
     violations: dict[str, int] = {}
     uids: list[pa.Array] = []
+    if batch_rows is None:
+        batch_rows = convert_batch_rows(raw)
     size = raw.num_rows if spec.converter.whole_split else batch_rows
     offsets = list(range(0, raw.num_rows, max(size, 1))) or [0]
 
