@@ -432,3 +432,37 @@ def test_bytesio_roundtrip_of_all_formats_agree(tmp_path: Path) -> None:
     (tmp_path / "r.parquet").write_bytes(sink.getvalue())
     for name in ("r.jsonl", "r.json", "r.csv", "r.parquet"):
         assert table(read_batches(tmp_path / name)).to_pylist() == rows, name
+
+
+def test_parquet_row_groups_decoded_in_parallel_keep_file_order(tmp_path: Path) -> None:
+    import threading
+
+    n = 10_000
+    source = pa.table({"i": np.arange(n), "s": pa.array([f"row {i}" for i in range(n)])})
+    path = tmp_path / "groups.parquet"
+    pq.write_table(source, path, row_group_size=700)  # 15 row groups, the last one short
+    batches = list(read_batches(path, batch_rows=256))
+    assert all(b.num_rows <= 256 for b in batches)
+    assert table(batches).equals(source)
+
+    # Closing a stream early stops its decoder threads.
+    stream = read_batches(path, batch_rows=256)
+    assert next(stream).column("i").to_pylist()[:3] == [0, 1, 2]
+    stream.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("parquet-row-group-")]
+
+
+def test_corrupt_row_group_names_the_file_and_the_rows_before_it(tmp_path: Path) -> None:
+    n = 4_000
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"s": pa.array([f"value {i:06d}" * 4 for i in range(n)])}), path, row_group_size=1000,
+                   compression="snappy")  # fmt: skip
+    meta = pq.ParquetFile(path).metadata
+    start = meta.row_group(2).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start + 20 : start + 200] = b"\xff" * 180  # garble the third row group's first page
+    path.write_bytes(bytes(data))
+    with pytest.raises(FormatError) as info:
+        list(read_batches(path, name="data/bad.parquet", batch_rows=500))
+    assert "data/bad.parquet" in str(info.value)
+    assert "corrupt Parquet data after row 2000" in str(info.value)
