@@ -3,8 +3,9 @@ ours vs ``datasets``, every result materialized to disk and checked equal row fo
 
 Inputs are written once per case, in each side's native on-disk format (same rows):
 
-- ours: an Arrow IPC **file** (65,536-row record batches), opened memory-mapped with
-  ``engine.ipc.read_table`` as the pipeline's assets store splits;
+- ours: an Arrow IPC **file** in the record batches the cookbook layer writes (``cookbook``
+  layout: about 8 MB of rows each, ``steps.cookbook.convert_batch_rows``; ``--ours-batch-rows N``
+  for N-row batches), opened memory-mapped with ``engine.ipc.read_table`` as the assets store splits;
 - datasets: an Arrow IPC **stream** (1,000-row record batches, the ``save_to_disk`` layout),
   opened memory-mapped with ``datasets.Dataset.from_file``.
 
@@ -37,7 +38,7 @@ every column equal in slices of 50,000 rows (a, b, c), or the same SHA-256 over 
 ids (d). A side that fails (an exception in the package) is recorded as failed, not skipped.
 Inputs are read into the page cache right before each side runs (see ``harness.warm_files``).
 
-    .venv/bin/python -m benchmarks.bench_engine [--rows 1000000] [--repeat 3] [--only interleave,copy,shuffle,split,streaming]
+    .venv/bin/python -m benchmarks.bench_engine [--rows 1000000] [--repeat 3] [--only interleave,copy,shuffle,split,streaming] [--ours-batch-rows cookbook|N]
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ FLAT = "flatten_indices"
 SLICE = 50_000
 OURS_IMPORTS = ["pyarrow", "numpy", "datasets_pipeline.engine"]
 THEIRS_IMPORTS = ["pyarrow", "numpy", "datasets"]
+LAYOUT = {"ours_batch_rows": "cookbook"}  # set by --ours-batch-rows
 
 
 # ---------------------------------------------------------------- the measured work (child processes)
@@ -197,7 +199,10 @@ def ours_stream(files: list[str], strategy: str) -> dict:
 def _write_sources(prefix: str, sizes: list[int], **chat_kwargs) -> tuple[list[str], list[str]]:
     """One Arrow file (ours) and one Arrow stream (datasets) per source; ids unique across sources."""
     from benchmarks.chat_data import chat_table, write_arrow_pair
+    from datasets_pipeline.steps.cookbook import convert_batch_rows
 
+    layout = LAYOUT["ours_batch_rows"]
+    batch_rows = convert_batch_rows(chat_table(2_000, **chat_kwargs)) if layout == "cookbook" else int(layout)
     files, streams = [], []
     base = 0
     for i, n in enumerate(sizes):
@@ -207,7 +212,7 @@ def _write_sources(prefix: str, sizes: list[int], **chat_kwargs) -> tuple[list[s
         def make(start: int, rows: int, offset: int = offset, i: int = i) -> object:
             return chat_table(rows, seed=1_000_003 * i + start, id_offset=offset + start, **chat_kwargs)
 
-        write_arrow_pair(f, s, make, n)
+        write_arrow_pair(f, s, make, n, file_batch_rows=batch_rows)
         files.append(str(f))
         streams.append(str(s))
         base += n
@@ -433,13 +438,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="N: rows of the shuffle/split input (interleave: 3N in total)")
     parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases to run (…-flat: datasets materializes with flatten_indices)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per side and case (the median is reported)")
+    parser.add_argument("--ours-batch-rows", default="cookbook", help="record batch rows of our input files: 'cookbook' (as the cookbook layer writes them) or a number")
     args = parser.parse_args()
+    if args.ours_batch_rows != "cookbook" and not args.ours_batch_rows.isdigit():
+        parser.error("--ours-batch-rows takes 'cookbook' or a number of rows")
+    LAYOUT["ours_batch_rows"] = args.ours_batch_rows
     cases = set(args.only.split(","))
     unknown = cases - set(CASES)
     if unknown:
         parser.error(f"unknown cases {sorted(unknown)}; choose from {CASES}")
     WORK.mkdir(parents=True, exist_ok=True)
-    results: dict = {"when": now(), "rows": args.rows, "repeat": args.repeat, "machine": machine(), "cases": [], "streaming": []}
+    results: dict = {"when": now(), "rows": args.rows, "repeat": args.repeat, "ours_batch_rows": args.ours_batch_rows,
+                     "machine": machine(), "cases": [], "streaming": []}
     rows_for_table: list = []
     try:
         if cases & {"interleave", "interleave-flat"}:
@@ -455,6 +465,7 @@ def main() -> None:
         print(streaming_table(stream_rows))
     suffix = "" if cases == set(CASES) else "-" + "-".join(c for c in CASES if c in cases)
     suffix += "" if args.rows == 1_000_000 else f"-{args.rows}"
+    suffix += "" if args.ours_batch_rows == "cookbook" else f"-batch{args.ours_batch_rows}"
     print("saved", save(f"engine{suffix}", results))
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datasets_pipeline.engine.gather import take_table
 from datasets_pipeline.engine.uid import compute_uids
 from datasets_pipeline.errors import SchemaError
 
@@ -76,4 +77,4 @@ def dedup(table: pa.Table, columns: str | Sequence[str] | None = None) -> tuple[
     dropped = table.num_rows - len(keep)
     if dropped == 0:
         return table, 0
-    return table.take(keep), dropped
+    return take_table(table, keep), dropped

@@ -1,6 +1,8 @@
 """Row gathers in bounded memory: a permutation (or any index array) taken chunk by chunk.
 
-``Table.take`` of a whole permutation materializes the full result at once. :func:`iter_take`
+``Table.take`` of a whole permutation materializes the full result at once, and on a chunked
+string or nested column concatenates the column first (overflowing past 2 GiB). Rows are gathered
+here by :class:`.chunked_take.ChunkedTake`, in place. :func:`iter_take`
 takes ``chunk_rows`` indices at a time and yields one record batch per chunk, and
 :func:`write_take` streams those batches into an Arrow IPC file with
 :func:`.ipc.write_batches`. Chunks are gathered by ``workers`` threads (Arrow's ``take`` releases the
@@ -16,10 +18,11 @@ from typing import Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
+from datasets_pipeline.engine.chunked_take import ChunkedTake
 from datasets_pipeline.engine.ipc import WriteStats, write_batches
 from datasets_pipeline.engine.prefetch import ordered_map
 
-__all__ = ["BatchGatherer", "as_indices", "gather", "iter_take", "write_take"]
+__all__ = ["as_indices", "gather", "iter_take", "take_table", "write_take"]
 
 DEFAULT_CHUNK_ROWS = 65_536
 DEFAULT_CHUNK_BYTES = 8 << 20  # without an explicit chunk_rows, about this much data per output chunk (cache-friendly)
@@ -85,49 +88,34 @@ def iter_take(
     return _take_chunks(table, as_indices(indices, table.num_rows), chunk_rows, workers)
 
 
-class BatchGatherer:
-    """Rows of a table by position, taken from the table's own record batches.
-
-    ``Table.take`` on a multi-chunk table concatenates each whole source column first (slow, and it
-    overflows 32-bit offsets past 2 GiB of strings). Here the indices are grouped by the batch they
-    fall in (one stable argsort), taken from those batches, and put back in the asked order with
-    one ``take`` on the small combined result.
-    """
-
-    def __init__(self, table: pa.Table) -> None:
-        self.batches = [b for b in table.to_batches() if b.num_rows]
-        self.schema = table.schema
-        self.offsets = np.cumsum([0] + [b.num_rows for b in self.batches])
-
-    def __call__(self, indices: np.ndarray) -> pa.Table:
-        if len(indices) == 0:
-            return self.schema.empty_table()
-        where = np.searchsorted(self.offsets, indices, side="right") - 1
-        if (where == where[0]).all():
-            b = int(where[0])
-            return pa.Table.from_batches([self.batches[b].take(pa.array(indices - self.offsets[b]))])
-        order = np.argsort(where, kind="stable")
-        grouped = where[order]
-        cuts = np.flatnonzero(np.diff(grouped)) + 1
-        parts = []
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
-            b = int(grouped[lo])
-            parts.append(self.batches[b].take(pa.array(indices[order[lo:hi]] - self.offsets[b])))
-        inverse = np.empty_like(order)
-        inverse[order] = np.arange(len(order))
-        return pa.Table.from_batches(parts, schema=self.schema).combine_chunks().take(pa.array(inverse))
-
-
 def gather(table: pa.Table, indices: np.ndarray) -> pa.Table:
-    """``table.take(indices)`` without concatenating the table's chunks."""
-    return BatchGatherer(table)(np.asarray(indices, dtype=np.int64))
+    """``table.take(indices)`` without concatenating the table's chunks (see :mod:`.chunked_take`).
+
+    The result is one record batch, or more where a single one would overflow 32-bit offsets.
+    """
+    return pa.Table.from_batches(ChunkedTake(table)(np.asarray(indices, dtype=np.int64)), schema=table.schema)
+
+
+def take_table(
+    table: pa.Table,
+    indices: Sequence[int] | np.ndarray | pa.Array | range,
+    workers: int | None = None,
+) -> pa.Table:
+    """``table.take(indices)`` in memory, for tables of any size: checked indices, gathered in
+    ~8 MB record batches by ``workers`` threads (never one column concatenated, never a 32-bit
+    offset overflow)."""
+    idx = as_indices(indices, table.num_rows)
+    if len(idx) == 0:
+        return table.schema.empty_table()
+    workers = default_workers() if workers is None else workers
+    return pa.Table.from_batches(list(_take_chunks(table, idx, default_chunk_rows(table), workers)), schema=table.schema)
 
 
 def _take_chunks(table: pa.Table, idx: np.ndarray, chunk_rows: int, workers: int) -> Iterator[pa.RecordBatch]:
-    take = BatchGatherer(table)
+    take = ChunkedTake(table)
     starts = range(0, len(idx), chunk_rows)
-    for chunk in ordered_map(lambda start: take(idx[start : start + chunk_rows]), starts, min(workers, max(1, len(starts)))):
-        yield from chunk.to_batches()
+    for batches in ordered_map(lambda start: take(idx[start : start + chunk_rows]), starts, min(workers, max(1, len(starts)))):
+        yield from batches
 
 
 def write_take(

@@ -61,7 +61,8 @@ from datasets_pipeline.engine.hf_features import (
     normalize_features,
     requires_decoding,
 )
-from datasets_pipeline.engine.gather import BatchGatherer, gather
+from datasets_pipeline.engine.chunked_take import ChunkedTake
+from datasets_pipeline.engine.gather import gather
 from datasets_pipeline.engine.writeback import Writeback
 from datasets_pipeline.engine.versioned_dir import resolve_dir
 from datasets_pipeline.errors import FormatError, SchemaError, UnsafePathError
@@ -690,8 +691,11 @@ def _write_shard(plan: _Plan, index: int) -> tuple[int, bytes]:
     if plan.indices is None:
         pieces = iter_chunks(plan.table.slice(start, stop - start), plan.chunk_rows)
     else:  # gathered chunk by chunk: memory stays bounded by one chunk
-        take = BatchGatherer(plan.table)
-        pieces = (take(plan.indices[a : min(a + plan.chunk_rows, stop)]) for a in range(start, stop, plan.chunk_rows))
+        take = ChunkedTake(plan.table)
+        pieces = (
+            pa.Table.from_batches(take(plan.indices[a : min(a + plan.chunk_rows, stop)]), schema=plan.table.schema)
+            for a in range(start, stop, plan.chunk_rows)
+        )
     chunks = (_prepare(c, plan) for c in pieces)
     folder, fname = plan.folder, plan.files[index]
     hasher = xxhash.xxh3_128()

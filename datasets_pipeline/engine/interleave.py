@@ -43,6 +43,7 @@ import numpy as np
 import pyarrow as pa
 
 from datasets_pipeline.engine.concat import concatenate
+from datasets_pipeline.engine.gather import take_table
 from datasets_pipeline.engine.sampling import check_probabilities, source_id_blocks
 
 StoppingStrategy = Literal["first_exhausted", "all_exhausted", "all_exhausted_without_replacement"]
@@ -197,4 +198,4 @@ def interleave(
     combined = concatenate(tables)
     if len(indices) == 0:
         return combined.slice(0, 0)
-    return combined.take(indices)
+    return take_table(combined, indices)

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from datasets_pipeline.engine.concat import concatenate
-from datasets_pipeline.engine.gather import as_indices
+from datasets_pipeline.engine.gather import as_indices, take_table
 from datasets_pipeline.errors import SchemaError
 
 __all__ = [
@@ -86,7 +86,7 @@ def take(table: pa.Table, indices: Indices) -> pa.Table:
         return table.slice(0, 0)
     if idx[0] + len(idx) - 1 == idx[-1] and (len(idx) == 1 or bool(np.all(np.diff(idx) == 1))):
         return table.slice(int(idx[0]), len(idx))
-    return table.take(idx)
+    return take_table(table, idx)
 
 
 def select(table: pa.Table, indices: Indices) -> pa.Table:
@@ -116,7 +116,7 @@ def slice(table: pa.Table, start: int | None = None, stop: int | None = None, st
     begin, end, stride = builtins.slice(start, stop, step).indices(table.num_rows)
     if stride == 1:
         return table.slice(begin, max(0, end - begin))
-    return table.take(np.arange(begin, end, stride, dtype=np.int64))
+    return take_table(table, np.arange(begin, end, stride, dtype=np.int64))
 
 
 def _mask(result: Any, rows: int) -> pa.Array:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from datasets_pipeline.engine.gather import take_table
+
 
 def legacy_global_seed() -> int:
     """The seed ``datasets`` derives when ``seed=None``; advances numpy's global state one step."""
@@ -58,4 +60,4 @@ def shuffle(table: pa.Table, seed: int | None = None, generator: np.random.Gener
     """The rows of ``table`` in the order ``Dataset.shuffle(seed=..., generator=...)`` gives."""
     if table.num_rows == 0:
         return table
-    return table.take(permutation(table.num_rows, seed=seed, generator=generator))
+    return take_table(table, permutation(table.num_rows, seed=seed, generator=generator))

@@ -38,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datasets_pipeline.engine.gather import take_table
 from datasets_pipeline.engine.shuffle import permutation, resolve_generator
 from datasets_pipeline.errors import SchemaError
 
@@ -234,7 +235,7 @@ def train_test_split(
         rng = generator if generator is not None else resolve_generator(seed)
         labels = class_labels(table, stratify_by_column)
         train_idx, test_idx = stratified_indices(labels, n_train, n_test, rng, stratify_by_column)
-    return table.take(train_idx), table.take(test_idx)
+    return take_table(table, train_idx), take_table(table, test_idx)
 
 
 def kfold_indices(
@@ -261,7 +262,7 @@ def kfold_indices(
 
 def kfold(table: pa.Table, k: int, seed: int | None = None, shuffle: bool = True) -> list[tuple[pa.Table, pa.Table]]:
     """``k`` (train, test) tables; every row is in exactly one test fold (see :func:`kfold_indices`)."""
-    return [(table.take(tr), table.take(te)) for tr, te in kfold_indices(table.num_rows, k, seed, shuffle)]
+    return [(take_table(table, tr), take_table(table, te)) for tr, te in kfold_indices(table.num_rows, k, seed, shuffle)]
 
 
 def stratified_sample(
@@ -291,4 +292,4 @@ def stratified_sample(
     counts, _, groups = _classes(class_labels(table, column))
     n_i = approximate_mode(counts, int(n), rng)
     picked = [groups[i][rng.permutation(counts[i])[: n_i[i]]] for i in range(len(counts))]
-    return table.take(np.sort(np.concatenate(picked)))
+    return take_table(table, np.sort(np.concatenate(picked)))
