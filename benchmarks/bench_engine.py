@@ -94,7 +94,7 @@ def _materialize(ds, out: str, how: str) -> None:
         ds.save_to_disk(out)
 
 
-def ours_interleave(files: list[str], strategy: str, out: str) -> dict:
+def ours_interleave(files: list[str], strategy: str, out: str, durable: bool = True) -> dict:
     from datasets_pipeline.engine.concat import concatenate
     from datasets_pipeline.engine.gather import write_take
     from datasets_pipeline.engine.interleave import interleave_indices
@@ -102,7 +102,7 @@ def ours_interleave(files: list[str], strategy: str, out: str) -> dict:
 
     tables = [read_table(f) for f in files]
     indices = interleave_indices([t.num_rows for t in tables], PROBABILITIES, SEED, strategy)
-    stats = write_take(out, concatenate(tables), indices)
+    stats = write_take(out, concatenate(tables), indices, durable=durable)
     return {"rows": stats.rows, "bytes": stats.bytes}
 
 
@@ -114,13 +114,13 @@ def theirs_shuffle(stream: str, out: str, materialize: str = "save_to_disk") -> 
     return {"rows": ds.num_rows}
 
 
-def ours_shuffle(file: str, out: str) -> dict:
+def ours_shuffle(file: str, out: str, durable: bool = True) -> dict:
     from datasets_pipeline.engine.gather import write_take
     from datasets_pipeline.engine.ipc import read_table
     from datasets_pipeline.engine.shuffle import permutation
 
     t = read_table(file)
-    stats = write_take(out, t, permutation(t.num_rows, SEED))
+    stats = write_take(out, t, permutation(t.num_rows, SEED), durable=durable)
     return {"rows": stats.rows, "bytes": stats.bytes}
 
 
@@ -132,11 +132,11 @@ def theirs_copy(stream: str, out: str) -> dict:
     return {"rows": ds.num_rows}
 
 
-def ours_copy(file: str, out: str) -> dict:
+def ours_copy(file: str, out: str, durable: bool = True) -> dict:
     from datasets_pipeline.engine.ipc import read_table, write_batches
 
     t = read_table(file)
-    stats = write_batches(out, t.to_batches(), schema=t.schema)
+    stats = write_batches(out, t.to_batches(), schema=t.schema, durable=durable)
     return {"rows": stats.rows, "bytes": stats.bytes}
 
 
@@ -152,15 +152,15 @@ def theirs_split(stream: str, out: str, materialize: str = "save_to_disk") -> di
     return {"train": dd["train"].num_rows, "test": dd["test"].num_rows}
 
 
-def ours_split(file: str, out: str) -> dict:
+def ours_split(file: str, out: str, durable: bool = True) -> dict:
     from datasets_pipeline.engine.gather import write_take
     from datasets_pipeline.engine.ipc import read_table
     from datasets_pipeline.engine.split import split_indices
 
     t = read_table(file)
     train, test = split_indices(t.num_rows, test_size=0.1, seed=SEED)
-    a = write_take(os.path.join(out, "train.arrow"), t, train)
-    b = write_take(os.path.join(out, "test.arrow"), t, test)
+    a = write_take(os.path.join(out, "train.arrow"), t, train, durable=durable)
+    b = write_take(os.path.join(out, "test.arrow"), t, test, durable=durable)
     return {"train": a.rows, "test": b.rows, "bytes": a.bytes + b.bytes}
 
 
@@ -270,34 +270,44 @@ def _du(path: str | Path) -> int:
 
 def _compare(case: str, results: dict, rows_for_table: list, theirs: tuple, ours: tuple, outs: tuple, check,
              files: list[str], repeat: int) -> None:
-    """Run datasets' side and ours in turn, ``repeat`` rounds (median reported); check that our
-    output equals datasets' output; delete both outputs."""
+    """Run datasets' side, ours and ours without fsync in turn, ``repeat`` rounds (median
+    reported); check that both our outputs equal datasets' output; delete the outputs.
+
+    Ours fsyncs its output inside the measured time (the assets' atomic writes); ``datasets``
+    leaves its dirty pages to the kernel. The third side, ``durable=False``, does the same work as
+    ``datasets``: the rows in a file in the page cache."""
     theirs_target, theirs_kwargs, streams = theirs
     ours_target, ours_kwargs = ours
     out_t, out_o = outs
+    out_n = Path(f"{out_o}-nofsync")
 
     def fresh() -> None:
         _rm(out_t)
         _clear_caches(streams)
 
     try:
-        m_t, m_o = measure_alternating(
+        m_t, m_o, m_n = measure_alternating(
             [
                 Case(f"datasets: {case}", theirs_target, fresh,
                      dict(preimport=THEIRS_IMPORTS, warm=streams, out=str(out_t), **theirs_kwargs)),
                 Case(f"ours: {case}", ours_target, lambda: _rm(out_o),
                      dict(preimport=OURS_IMPORTS, allow_failure=True, warm=files, out=str(out_o), **ours_kwargs)),
+                Case(f"ours without fsync: {case}", ours_target, lambda: _rm(out_n),
+                     dict(preimport=OURS_IMPORTS, allow_failure=True, warm=files, out=str(out_n), durable=False, **ours_kwargs)),
             ],
             repeat,
         )
-        record = {"case": case, "datasets": vars(m_t), "ours": vars(m_o)}
+        record = {"case": case, "datasets": vars(m_t), "ours": vars(m_o), "ours_without_fsync": vars(m_n)}
         if not m_o.failed:
             record["check"] = check(out_o, out_t, m_t, m_o)
             record["output_bytes"] = {"ours": _du(out_o), "datasets": _du(out_t)}
+        if not m_n.failed:
+            record["check_without_fsync"] = check(out_n, out_t, m_t, m_n)
         results["cases"].append(record)
         rows_for_table.append((case, m_t, m_o))
+        rows_for_table.append((f"{case}, ours without fsync", m_t, m_n))
     finally:
-        _rm(out_t, out_o)
+        _rm(out_t, out_o, out_n)
         _clear_caches(streams)
 
 
@@ -458,7 +468,7 @@ def main() -> None:
             run_shuffle_split(args.rows, results, rows_for_table, cases, args.repeat)
         stream_rows = run_streaming(args.rows, results, args.repeat) if "streaming" in cases else []
     finally:
-        _rm(WORK / "out-hf", WORK / "out-ours.arrow", WORK / "out-ours")
+        _rm(WORK / "out-hf", WORK / "out-ours.arrow", WORK / "out-ours", WORK / "out-ours.arrow-nofsync", WORK / "out-ours-nofsync")
     if rows_for_table:
         print(table(rows_for_table))
     if stream_rows:

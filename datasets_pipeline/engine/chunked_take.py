@@ -39,6 +39,12 @@ _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 _INT = {4: np.int32, 8: np.int64}
 
 
+def _int64s(values: np.ndarray) -> pa.Array:
+    """An int64 Arrow array over a numpy array, zero-copy (``pa.array`` would first import pandas)."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(values), [None, pa.py_buffer(values)])
+
+
 class OffsetOverflow(ValueError):
     """A gathered piece holds more values than its type's 32-bit offsets can address."""
 
@@ -98,7 +104,7 @@ class _Span:
         total = int(lengths.sum())
         if total == 0:
             return pa.py_buffer(b"")
-        views = pa.LargeListViewArray.from_arrays(pa.array(starts, pa.int64()), pa.array(lengths, pa.int64()), self.bytes)
+        views = pa.LargeListViewArray.from_arrays(_int64s(starts), _int64s(lengths), self.bytes)
         flat = pc.list_flatten(views)  # zero-copy (a slice of the span) when the ranges are one run
         return flat.buffers()[1].slice(flat.offset, total)
 
@@ -312,7 +318,7 @@ class _Column:
 
     def take(self, rows: np.ndarray, located: tuple[np.ndarray, np.ndarray]) -> pa.Array:
         if len(rows) == 0:
-            return pa.array([], self.type)
+            return pa.nulls(0, self.type)
         if self.node is not None:
             return self.node.take(*located)
         return self._take_per_chunk(*located)
@@ -323,12 +329,12 @@ class _Column:
         grouped = chunk[order]
         cuts = np.flatnonzero(np.diff(grouped)) + 1
         parts = [
-            self.chunks[int(grouped[lo])].take(pa.array(local[order[lo:hi]]))
+            self.chunks[int(grouped[lo])].take(_int64s(local[order[lo:hi]]))
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)])
         ]
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
-        return pa.concat_arrays(parts).take(pa.array(inverse))
+        return pa.concat_arrays(parts).take(_int64s(inverse))
 
 
 class ChunkedTake:

@@ -124,6 +124,8 @@ def write_take(
     indices: Sequence[int] | np.ndarray | pa.Array | range,
     chunk_rows: int | None = None,
     workers: int | None = None,
+    durable: bool = True,
 ) -> WriteStats:
-    """Write ``table[indices]`` to an Arrow IPC file atomically, ``workers + 1`` chunks of rows in memory at a time."""
-    return write_batches(path, iter_take(table, indices, chunk_rows, workers), schema=table.schema)
+    """Write ``table[indices]`` to an Arrow IPC file atomically, ``workers + 1`` chunks of rows in
+    memory at a time (``durable``: fsynced, see :func:`.ipc.write_batches`)."""
+    return write_batches(path, iter_take(table, indices, chunk_rows, workers), schema=table.schema, durable=durable)

@@ -44,21 +44,25 @@ def fsync_dir(folder: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def atomic_local_file(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_local_file(path: str | os.PathLike, durable: bool = True) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``path``; on success fsync and rename it into place.
 
     On any error the temporary file is removed and ``path`` keeps its previous content.
     A process killed mid-write leaves only a ``.tmp-*`` file, which readers never open.
+    ``durable=False`` skips the fsyncs: readers still never see a partial file, but after a power
+    loss the file may be empty (scratch outputs, and the ``datasets`` library's own behaviour).
     """
     target = Path(str(path).removeprefix("file://"))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f"{TMP_PREFIX}{target.name}.{uuid.uuid4().hex}"
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
-        fsync_dir(target.parent)
+        if durable:
+            fsync_dir(target.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -107,18 +111,20 @@ def write_batches(
     path: str | os.PathLike,
     batches: Iterable[pa.RecordBatch | pa.Table],
     schema: pa.Schema | None = None,
+    durable: bool = True,
 ) -> WriteStats:
     """Write record batches to an Arrow IPC file atomically, one batch at a time.
 
     Memory stays bounded by one batch. ``path`` may be local or an fsspec URL; a local write is
     temp file + fsync + rename (its pages are sent to disk as it grows, see
     :mod:`.writeback`), a remote one writes a temporary object and moves it into place.
+    ``durable=False`` leaves out the fsync (see :func:`atomic_local_file`).
     """
     flat = _flatten_tables(batches)
     if _is_local(path):
-        with atomic_local_file(path) as tmp:
+        with atomic_local_file(path, durable) as tmp:
             with pa.OSFile(str(tmp), "wb") as sink:
-                rows, count, schema = _write(sink, flat, schema, Writeback(sink.fileno()))
+                rows, count, schema = _write(sink, flat, schema, Writeback(sink.fileno()) if durable else None)
             size = tmp.stat().st_size
         return WriteStats(str(path), rows, size, count, schema)
     fs, fs_path = fsspec.core.url_to_fs(str(path))
