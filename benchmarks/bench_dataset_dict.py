@@ -14,7 +14,9 @@ memory-mapped, and make a 90% train / 10% test DatasetDict of it in two ways:
 Steps, each run in a fresh interpreter by ``benchmarks.harness`` (median wall time of ``--repeat``
 alternating runs, peak RSS and peak anonymous RSS, inputs in the page cache, memory prefaulted):
 
-- save: ``save_dataset_dict`` vs ``DatasetDict.save_to_disk``, for both DatasetDicts. The contiguous
+- save: ``save_dataset_dict`` vs ``DatasetDict.save_to_disk``, for both DatasetDicts, ours also with
+  ``durable=True`` (shards written back while written and fsynced, as the DatasetDict assets
+  write them; ``datasets`` never fsyncs). The contiguous
   case also runs a third side, the floor: the same two tables written by a bare
   ``pyarrow.ipc.new_stream`` (one file per split, no shards, no JSON, no hashing, no fsync);
 - load: ``load_dataset_dict`` vs ``datasets.load_from_disk`` of the contiguous folders, each followed
@@ -129,7 +131,7 @@ def _our_tables(source: str) -> tuple[pa.Table, int]:
     return t, math.ceil(TEST_SIZE * t.num_rows)
 
 
-def ours_save(source: str, out: str, shuffled: bool) -> dict:
+def ours_save(source: str, out: str, shuffled: bool, durable: bool = False) -> dict:
     from datasets_pipeline.engine.hf_disk import save_dataset_dict
 
     t, n_test = _our_tables(source)
@@ -138,7 +140,7 @@ def ours_save(source: str, out: str, shuffled: bool) -> dict:
         splits = {"train": (t, perm[n_test:]), "test": (t, perm[:n_test])}
     else:
         splits = {"train": t.slice(0, t.num_rows - n_test), "test": t.slice(t.num_rows - n_test)}
-    stats = save_dataset_dict(splits, out)
+    stats = save_dataset_dict(splits, out, durable=durable)
     return {"rows": {s: v.num_rows for s, v in stats.splits.items()}, "shards": {s: len(v.files) for s, v in stats.splits.items()}}
 
 
@@ -205,7 +207,7 @@ def main() -> None:
     source = WORK / "chat.arrow"
     print(f"writing {args.rows:,} chat rows …", flush=True)
     inputs = write_input(args.rows, source)
-    theirs, ours, floor = WORK / "theirs", WORK / "ours", WORK / "pyarrow"
+    theirs, ours, durable, floor = WORK / "theirs", WORK / "ours", WORK / "ours-durable", WORK / "pyarrow"
     ours_imports, theirs_imports = ["pyarrow", "numpy", "datasets_pipeline.engine.hf_disk"], ["pyarrow", "numpy", "datasets"]
     warm = [str(source)]
     results: dict = {"when": now(), "rows": args.rows, "repeat": args.repeat, "machine": machine(), "input": inputs}
@@ -213,35 +215,43 @@ def main() -> None:
     try:
         here = "benchmarks.bench_dataset_dict"
         # 1. shuffled (derived) splits
-        m_t, m_o = measure_alternating(
+        m_t, m_o, m_d = measure_alternating(
             [
                 Case("datasets: save, shuffled", f"{here}:theirs_save", lambda: _rm(theirs),
                      dict(preimport=theirs_imports, warm=warm, source=str(source), out=str(theirs), shuffled=True)),
                 Case("ours: save, shuffled", f"{here}:ours_save", lambda: _rm(ours),
                      dict(preimport=ours_imports, warm=warm, source=str(source), out=str(ours), shuffled=True)),
+                Case("ours durable: save, shuffled", f"{here}:ours_save", lambda: _rm(durable),
+                     dict(preimport=ours_imports, warm=warm, source=str(source), out=str(durable), shuffled=True, durable=True)),
             ],
             args.repeat,
         )
-        assert m_t.out["rows"] == m_o.out["rows"], (m_t.out, m_o.out)
-        results["shuffled"] = {"datasets": vars(m_t), "ours": vars(m_o), "shards_identical": _same_shards(ours, theirs)}
+        assert m_t.out["rows"] == m_o.out["rows"] == m_d.out["rows"], (m_t.out, m_o.out, m_d.out)
+        results["shuffled"] = {"datasets": vars(m_t), "ours": vars(m_o), "ours_durable": vars(m_d),
+                               "shards_identical": _same_shards(ours, theirs) and _same_shards(durable, theirs)}  # fmt: skip
         rows.append(("save, shuffled splits (`train_test_split(0.1, seed=42)`)", m_t, m_o))
-        _rm(theirs, ours)
+        rows.append(("save, shuffled splits, ours durable (fsynced)", m_t, m_d))
+        _rm(theirs, ours, durable)
         # 2. contiguous splits, with the bare pyarrow writer as the floor
-        m_t, m_o, m_p = measure_alternating(
+        m_t, m_o, m_d, m_p = measure_alternating(
             [
                 Case("datasets: save, contiguous", f"{here}:theirs_save", lambda: _rm(theirs),
                      dict(preimport=theirs_imports, warm=warm, source=str(source), out=str(theirs), shuffled=False)),
                 Case("ours: save, contiguous", f"{here}:ours_save", lambda: _rm(ours),
                      dict(preimport=ours_imports, warm=warm, source=str(source), out=str(ours), shuffled=False)),
+                Case("ours durable: save, contiguous", f"{here}:ours_save", lambda: _rm(durable),
+                     dict(preimport=ours_imports, warm=warm, source=str(source), out=str(durable), shuffled=False, durable=True)),
                 Case("pyarrow stream write, contiguous", f"{here}:pyarrow_save", lambda: _rm(floor),
                      dict(preimport=["pyarrow", "numpy"], warm=warm, source=str(source), out=str(floor))),
             ],
             args.repeat,
         )
-        assert m_t.out["rows"] == m_o.out["rows"] == m_p.out["rows"], (m_t.out, m_o.out, m_p.out)
-        results["contiguous"] = {"datasets": vars(m_t), "ours": vars(m_o), "pyarrow": vars(m_p),
-                                 "shards_identical": _same_shards(ours, theirs)}  # fmt: skip
+        assert m_t.out["rows"] == m_o.out["rows"] == m_d.out["rows"] == m_p.out["rows"], (m_t.out, m_o.out, m_d.out, m_p.out)
+        results["contiguous"] = {"datasets": vars(m_t), "ours": vars(m_o), "ours_durable": vars(m_d), "pyarrow": vars(m_p),
+                                 "shards_identical": _same_shards(ours, theirs) and _same_shards(durable, theirs)}  # fmt: skip
         rows.append(("save, contiguous splits (`select(range)` vs `Table.slice`)", m_t, m_o))
+        rows.append(("save, contiguous splits, ours durable (fsynced)", m_t, m_d))
+        _rm(durable)
         rows.append(("(floor) bare pyarrow stream write of the same two tables, vs datasets", m_t, m_p))
         _rm(floor)
         # 3. load + full read of the contiguous folders
@@ -259,7 +269,7 @@ def main() -> None:
         results["load"] = {"datasets": vars(m_t), "ours": vars(m_o)}
         rows.append(("load + full read of every message", m_t, m_o))
     finally:
-        _rm(theirs, ours, floor)
+        _rm(theirs, ours, durable, floor)
         source.unlink(missing_ok=True)
     print(table(rows))
     open_t, open_o = results["load"]["datasets"]["out"]["open_s"], results["load"]["ours"]["out"]["open_s"]

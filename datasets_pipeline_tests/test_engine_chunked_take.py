@@ -135,3 +135,12 @@ def test_decimal_and_unaligned_fixed_width_values() -> None:
     out = gather(table, np.array([2, 0, 1, 0]))
     assert out.column("d").to_pylist() == [values[2], values[0], None, values[0]]
     assert out.column("f").to_pylist() == [None, b"abcde", b"fghij", b"abcde"]
+
+
+def test_dictionary_chunks_with_different_dictionaries_are_taken_chunk_by_chunk() -> None:
+    first, second = pa.array(["x", "y", "x"]).dictionary_encode(), pa.array(["z", "x"]).dictionary_encode()
+    table = pa.table({"d": pa.chunked_array([first, second]), "n": pa.chunked_array([[0, 1, 2], [3, 4]])})
+    out = gather(table, np.array([3, 0, 4, 1]))
+    assert out.column("d").to_pylist() == ["z", "x", "x", "y"]
+    assert out.column("n").to_pylist() == [3, 0, 4, 1]
+    assert pa.types.is_dictionary(out.schema.field("d").type)

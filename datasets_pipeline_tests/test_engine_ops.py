@@ -362,3 +362,20 @@ def test_writeback_starts_every_step_and_leaves_the_file_intact(tmp_path):
             starts.append(wb.started)
     assert starts == [0, 256 << 10, 256 << 10, 512 << 10, 512 << 10, 768 << 10, 768 << 10, 1 << 20] or not wb.enabled
     assert path.read_bytes() == payload
+
+
+def test_write_take_fsyncs_unless_told_not_to(tmp_path, monkeypatch):
+    import os
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    t = table(20)
+    perm = np.random.default_rng(5).permutation(20)
+    write_take(tmp_path / "durable.arrow", t, perm, chunk_rows=6)
+    assert len(synced) == 2  # the file, then its folder after the rename
+    synced.clear()
+    stats = write_take(tmp_path / "scratch.arrow", t, perm, chunk_rows=6, durable=False)
+    assert synced == [] and stats.rows == 20
+    assert (tmp_path / "scratch.arrow").read_bytes() == (tmp_path / "durable.arrow").read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []

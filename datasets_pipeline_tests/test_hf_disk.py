@@ -336,6 +336,25 @@ def test_shard_rows_num_shards_and_batches(tmp_path: Path) -> None:
         hf_disk.save_dataset(table, tmp_path / "bad2", num_shards=11)
 
 
+def test_durable_save_fsyncs_every_shard_and_writes_the_same_bytes(tmp_path: Path, monkeypatch) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))[1])
+    table = chat_table(300)
+    hf_disk.save_dataset_dict({"train": table, "test": (table, np.arange(299, -1, -3))}, tmp_path / "plain", num_shards={"train": 3})
+    assert synced == []
+    hf_disk.save_dataset_dict(
+        {"train": table, "test": (table, np.arange(299, -1, -3))}, tmp_path / "durable", num_shards={"train": 3},
+        fingerprints={"train": "0123456789abcdef"}, durable=True,
+    )
+    assert sorted(Path(p).relative_to(tmp_path / "durable").as_posix() for p in synced) == [
+        "test/data-00000-of-00001.arrow", "train/data-00000-of-00003.arrow", "train/data-00001-of-00003.arrow",
+        "train/data-00002-of-00003.arrow",
+    ]
+    for shard in (tmp_path / "plain").rglob("*.arrow"):
+        assert shard.read_bytes() == (tmp_path / "durable" / shard.relative_to(tmp_path / "plain")).read_bytes()
+
+
 def test_fingerprint_is_deterministic_and_resaving_drops_stale_shards(tmp_path: Path) -> None:
     table = chat_table(300)
     a = hf_disk.save_dataset(table, tmp_path / "a", split="train", num_shards=3)

@@ -388,6 +388,7 @@ def save_dataset_dict(
     split_names: Mapping[str, str | None] | None = None,
     info: Mapping[str, Any] | None = None,
     fingerprints: Mapping[str, str] | None = None,
+    durable: bool = False,
 ) -> DatasetDictStats:
     """Write a DatasetDict folder that ``datasets.load_from_disk`` opens.
 
@@ -400,6 +401,8 @@ def save_dataset_dict(
     writes ``null``). ``info`` adds ``DatasetInfo`` keys (description, license, …) to ``dataset_info.json``.
     ``fingerprints`` gives a split's ``_fingerprint`` when the caller already knows a content hash (the
     cookbook's uids): its shards are then not hashed while written. Shards are written by up to ``pyarrow.cpu_count()`` threads, one record-batch chunk in memory each.
+    ``durable=True`` sends each local shard to disk while it is written and fsyncs it when done (the
+    pipeline's DatasetDict assets); the default leaves the pages to the kernel, as ``datasets`` does.
     """
     if num_shards is not None and not isinstance(num_shards, Mapping):
         raise ValueError("Please provide one `num_shards` per dataset in the dataset dictionary, e.g. {'train': 128, 'test': 4}")
@@ -421,6 +424,7 @@ def save_dataset_dict(
             shards = (num_shards or {}).get(key)
             plans.append(_plan(splits[key], folder, max_shard_size, shards, features, split, extra_info))
             plans[-1].fingerprint = (fingerprints or {}).get(key)
+            plans[-1].durable = durable
         stats = _run(plans)
     finally:
         _unspool(plans)
@@ -436,14 +440,17 @@ def save_dataset(
     features: Mapping[str, Any] | None = None,
     split: str | None = None,
     info: Mapping[str, Any] | None = None,
+    durable: bool = False,
 ) -> SplitStats:
-    """Write a single ``Dataset`` folder (shards, ``state.json``, ``dataset_info.json``) at ``path``."""
+    """Write a single ``Dataset`` folder (shards, ``state.json``, ``dataset_info.json``) at ``path``
+    (``durable`` as for :func:`save_dataset_dict`)."""
     extra_info = _check_info(info)
     folder = _Folder(path)
     folder.makedirs()
     plans: list[_Plan] = []
     try:
         plans.append(_plan(table, folder, max_shard_size, num_shards, features, split, extra_info))
+        plans[-1].durable = durable
         return _run(plans)[0]
     finally:
         _unspool(plans)
@@ -518,6 +525,7 @@ class _Plan:
     split: str | None
     extra_info: dict[str, Any]
     fingerprint: str | None = None  # given by the caller: shards are not hashed
+    durable: bool = False  # local shards written back while written and fsynced
 
     @property
     def files(self) -> list[str]:
@@ -708,19 +716,27 @@ def _write_shard(plan: _Plan, index: int) -> tuple[int, bytes]:
             return sink.pos, hasher.digest()
     target = folder.join(fname)
     if plan.fingerprint is not None:  # nothing to hash: Arrow writes straight to the file
-        with pa.OSFile(target, "wb") as sink, pa.ipc.new_stream(sink, plan.schema) as writer:
-            writeback = Writeback(sink.fileno())
-            for chunk in chunks:
-                writer.write_table(chunk, max_chunksize=plan.batch_rows)
-                writeback.advance(sink.tell())
+        with pa.OSFile(target, "wb") as sink:
+            writeback = Writeback(sink.fileno()) if plan.durable else None
+            with pa.ipc.new_stream(sink, plan.schema) as writer:
+                for chunk in chunks:
+                    writer.write_table(chunk, max_chunksize=plan.batch_rows)
+                    if writeback is not None:
+                        writeback.advance(sink.tell())
+            if writeback is not None:
+                os.fsync(sink.fileno())
         return os.path.getsize(target), b""
     with open(target, "wb") as fh:  # hashed on the way to the file, while the bytes are hot
         sink = _HashingFile(fh, hasher)
-        writeback = Writeback(fh.fileno())
+        writeback = Writeback(fh.fileno()) if plan.durable else None
         with pa.ipc.new_stream(sink, plan.schema) as writer:
             for chunk in chunks:
                 writer.write_table(chunk, max_chunksize=plan.batch_rows)
-                writeback.advance(sink.pos)
+                if writeback is not None:
+                    writeback.advance(sink.pos)
+        if writeback is not None:
+            fh.flush()
+            os.fsync(fh.fileno())
     return sink.pos, hasher.digest()
 
 

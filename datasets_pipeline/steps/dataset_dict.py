@@ -86,6 +86,7 @@ def write_dataset_dict(
             max_shard_size=max_shard_size,
             features=features,
             fingerprints={name: fp for name, s in splits.items() if (fp := s.fingerprint(features))},
+            durable=True,
         )
 
     stats = publish_dir(target, write)
