@@ -19,7 +19,8 @@ below it, to ``(chunk, index)`` with numpy index arithmetic, then:
 
 Only the bytes of the wanted values are read; the cost does not depend on the number of chunks.
 The result equals ``table.take(indices)`` (same types; null list entries and null strings come out
-empty) and holds only new buffers. Columns of other types (dictionary, views, unions, run-end
+empty) in new, compact buffers (values that were one consecutive run may stay a zero-copy slice of
+the source, which then stays alive). Columns of other types (dictionary, views, unions, run-end
 encoded, extension types) are taken from each chunk with Arrow's ``take`` and reordered.
 """
 
