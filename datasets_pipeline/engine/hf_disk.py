@@ -526,6 +526,7 @@ class _Plan:
     extra_info: dict[str, Any]
     fingerprint: str | None = None  # given by the caller: shards are not hashed
     durable: bool = False  # local shards written back while written and fsynced
+    take: ChunkedTake | None = None  # the gatherer of an indices split, shared by its shards
 
     @property
     def files(self) -> list[str]:
@@ -581,6 +582,7 @@ def _plan(
         media=has_media(feats),
         split=None if split is None else str(split),
         extra_info=extra_info,
+        take=None if indices is None else ChunkedTake(table),
     )
 
 
@@ -699,7 +701,7 @@ def _write_shard(plan: _Plan, index: int) -> tuple[int, bytes]:
     if plan.indices is None:
         pieces = iter_chunks(plan.table.slice(start, stop - start), plan.chunk_rows)
     else:  # gathered chunk by chunk: memory stays bounded by one chunk
-        take = ChunkedTake(plan.table)
+        take = plan.take
         pieces = (
             pa.Table.from_batches(take(plan.indices[a : min(a + plan.chunk_rows, stop)]), schema=plan.table.schema)
             for a in range(start, stop, plan.chunk_rows)
