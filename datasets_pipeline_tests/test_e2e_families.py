@@ -79,7 +79,7 @@ def test_math_gsm8k_real_test_split(hub_server, hf_env, data_dir):
     meta = metadata(result, "cookbook/gsm8k")
     assert meta["rows_in"] == 1319 and meta["rows_kept"] == 1319 and meta["rows_dropped"] == 0
     assert meta["converter_version"] == "1" and meta["uid_algorithm"].startswith("xxh3-128")
-    assert checks(result) == {"has_rows": True, "family_rules": True, "duplicate_uids": True}
+    assert checks(result) == {"has_rows": True, "row_count": True, "family_rules": True, "duplicate_uids": True, "quality": True}
 
 
 MATH500_ROWS = [
@@ -131,7 +131,7 @@ def test_chat_no_robots_messages_and_duplicates(hub_server, hf_env, data_dir):
     assert uids[0] == uids[2] != uids[1]
     meta = metadata(result, "cookbook/no_robots")
     assert meta["duplicate_uids"] == 1 and meta["rows_kept"] == 3
-    assert checks(result) == {"has_rows": True, "family_rules": True, "duplicate_uids": False}  # a warning, not a failure
+    assert checks(result) == {"has_rows": True, "row_count": True, "family_rules": True, "duplicate_uids": False, "quality": True}  # a warning, not a failure
     assert result.success
 
 

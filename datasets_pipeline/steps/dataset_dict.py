@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import xxhash
@@ -17,8 +17,11 @@ from ..engine.hf_disk import save_dataset_dict
 from ..engine.hf_features import features_from_schema
 from ..engine.shuffle import permutation
 from ..engine.versioned_dir import publish_dir
+from .checks import CheckOutcome, raise_if_blocked, split_rows
 
 DEFAULT_MAX_SHARD_SIZE = "500MB"
+# The folder layout written (``save_to_disk`` of datasets 2.x-4.x, uid fingerprints): bump when it changes.
+WRITER_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -72,15 +75,35 @@ def plan_splits(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> dict[str, 
     return out
 
 
+def plan_version(spec: DatasetSpec) -> str:
+    """What decides a DatasetDict's rows besides its inputs: the derived split's source, seed and size."""
+    derived = spec.derived_split
+    if derived is None:
+        return "splits"
+    size = derived.size if isinstance(derived.size, int) else getattr(derived.size, "__name__", type(derived.size).__name__)
+    return f"{derived.source_split}-shuffle{derived.seed}-test{size}"
+
+
 def write_dataset_dict(
-    target: Path, splits: Mapping[str, PlannedSplit], max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE
+    target: Path | str,
+    splits: Mapping[str, PlannedSplit],
+    max_shard_size: int | str = DEFAULT_MAX_SHARD_SIZE,
+    checks: Sequence[CheckOutcome] = (),
 ) -> dict[str, Any]:
-    """Write ``splits`` to a new version folder and switch ``target`` to it atomically."""
+    """Write ``splits`` to a new version folder, check it, and switch ``target`` to it atomically.
+
+    ``checks`` are outcomes already evaluated on the inputs; ``split_rows`` is evaluated on the
+    written folder. If a blocking one failed, the new folder is removed before the switch and
+    :class:`~.checks.BlockingCheckFailed` raised: ``target`` keeps its published version.
+    Returns ``{"stats", "features", "outcomes"}``.
+    """
+    raise_if_blocked(list(checks))
     first = next(iter(splits.values()))
     features = features_from_schema(first.table.schema)
+    outcomes: list[CheckOutcome] = list(checks)
 
     def write(folder: Path) -> Any:
-        return save_dataset_dict(
+        stats = save_dataset_dict(
             {name: s.rows() for name, s in splits.items()},
             folder,
             max_shard_size=max_shard_size,
@@ -88,9 +111,13 @@ def write_dataset_dict(
             fingerprints={name: fp for name, s in splits.items() if (fp := s.fingerprint(features))},
             durable=True,
         )
+        planned = {name: s.num_rows for name, s in splits.items()}
+        outcomes.append(split_rows(planned, {name: s.num_rows for name, s in stats.splits.items()}))
+        raise_if_blocked(outcomes)
+        return stats
 
     stats = publish_dir(target, write)
-    return {"stats": stats, "features": features}
+    return {"stats": stats, "features": features, "outcomes": outcomes}
 
 
 def math_rl_tables(hendrycks: Mapping[str, pa.Table], math500: pa.Table, seed: int = 0) -> dict[str, PlannedSplit]:
