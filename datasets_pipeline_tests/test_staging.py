@@ -140,6 +140,27 @@ def test_disk_full_names_the_path_and_partition_and_keeps_the_previous_file(hub_
         assert (data_dir / "raw" / "gsm8k" / "main" / "train.arrow").read_bytes() == good
 
 
+def test_disk_full_while_writing_a_dataset_dict_names_the_folder_and_config(hub_server, hf_env, data_dir):
+    """Raw and cookbook files (~1.6 MB) fit a 2 MiB tmpfs; the DatasetDict (~0.8 MB more) does not."""
+    from datasets_pipeline.errors import NotMaterializedError
+
+    hub_server.add_repo("openai/gsm8k", gsm8k_repo_files())
+    with _tmpfs(data_dir, "2m"):
+        instance = dg.DagsterInstance.ephemeral()
+        for partition in ("main/train", "main/test"):
+            result = run(instance, ["raw/gsm8k", "cookbook/gsm8k"], partition)
+            assert result.success, failure_message(result)
+        full = run(instance, ["dataset_dict/gsm8k"], "main")
+        assert not full.success
+        message = failure_message(full)
+        folder = data_dir / "dataset_dict" / "gsm8k" / "main"
+        for part in ("no space left on the device while writing", f"'{folder}'", "dataset 'gsm8k'", "config 'main'"):
+            assert part in message, (part, message)
+        assert [p.name for p in folder.parent.iterdir() if not p.name.endswith(".lock")] == []  # no version folder left
+        with pytest.raises(NotMaterializedError):
+            dp.dataset_dict_path("gsm8k")
+
+
 def test_stage_batches_on_a_full_disk_raises_storage_full_and_leaves_nothing(tmp_path):
     with _tmpfs(tmp_path / "tiny", "64k") as folder:
         target = folder / "t.arrow"

@@ -113,7 +113,8 @@ def remove_stale_temporaries(path: str | os.PathLike, *, older_than: float | Non
     return removed
 
 
-def _full(exc: BaseException) -> bool:
+def is_storage_full(exc: BaseException) -> bool:
+    """True for the OSError of a full disk or an exhausted quota."""
     return isinstance(exc, OSError) and exc.errno in _FULL
 
 
@@ -138,15 +139,15 @@ def atomic_local_file(path: str | os.PathLike, durable: bool = True) -> Iterator
         if durable:
             fsync_dir(target.parent)
     except OSError as exc:
-        if _full(exc):
-            raise _storage_full(target, exc) from exc
+        if is_storage_full(exc):
+            raise storage_full_error(target, exc) from exc
         raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 
 
-def _storage_full(target: Path | str, exc: OSError) -> StorageFullError:
+def storage_full_error(target: Path | str, exc: OSError) -> StorageFullError:
     return StorageFullError(
         f"no space left on the device while writing {str(target)!r} ({os.strerror(exc.errno or errno.ENOSPC)}); "
         "the previous version is kept",
@@ -226,8 +227,8 @@ class StagedFile:
                 fs.mv(fsspec.core.url_to_fs(self.tmp)[1], fs_path)
         except BaseException as exc:
             self._remove()
-            if _full(exc):
-                raise _storage_full(self.target, exc) from exc
+            if is_storage_full(exc):
+                raise storage_full_error(self.target, exc) from exc
             raise
         return self.stats
 
@@ -273,8 +274,8 @@ def stage_batches(
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-            if _full(exc):
-                raise _storage_full(target, exc) from exc
+            if is_storage_full(exc):
+                raise storage_full_error(target, exc) from exc
             raise
         return StagedFile(str(path), str(tmp), WriteStats(str(path), rows, size, count, schema), durable)
     fs, fs_path = fsspec.core.url_to_fs(str(path))

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from ..catalog.spec import DatasetSpec
 from ..engine.hf_disk import save_dataset_dict
 from ..engine.hf_features import features_from_schema
+from ..engine.ipc import is_storage_full, storage_full_error
 from ..engine.shuffle import permutation
 from ..engine.versioned_dir import publish_dir
 from .checks import CheckOutcome, raise_if_blocked, split_rows
@@ -116,7 +117,12 @@ def write_dataset_dict(
         raise_if_blocked(outcomes)
         return stats
 
-    stats = publish_dir(target, write)
+    try:
+        stats = publish_dir(target, write)
+    except OSError as exc:
+        if is_storage_full(exc):
+            raise storage_full_error(target, exc) from exc
+        raise
     return {"stats": stats, "features": features, "outcomes": outcomes}
 
 
