@@ -21,7 +21,6 @@ from .checks import check_results, check_specs, gated
 from .partitions import config_partitions, splits_of_config
 from .spec_metadata import spec_metadata
 
-MATH_RL_PARTS = ("train", "test")
 _MATH_RL_SEED = inspect.signature(math_rl_tables).parameters.get("seed")
 
 
