@@ -243,3 +243,18 @@ def test_code_versions_follow_what_the_assets_run():
     gsm8k = get_spec("gsm8k")
     bumped = replace(gsm8k, converter=replace(gsm8k.converter, version="99"))
     assert build_cookbook_asset(bumped).code_versions_by_key[dg.AssetKey(["cookbook", "gsm8k"])] == "math-99-xxh3-128/nfkc-canonical-v1"
+
+
+def test_the_io_manager_computes_the_paths_assets_write_and_load_reads(data_dir):
+    from upath import UPath
+
+    from datasets_pipeline.defs.io_manager import ArrowIOManager
+    from datasets_pipeline.paths import data_root, local_path, split_relpath
+
+    manager = ArrowIOManager(base_path=UPath(data_root()))
+    expected = local_path(data_root(), split_relpath("cookbook", "gsm8k", "main", "test"))
+    assert expected == data_dir / "cookbook" / "gsm8k" / "main" / "test.arrow"
+    assert str(manager.split_path(["cookbook", "gsm8k"], "main/test")) == str(expected)
+    assert str(manager.split_path(["dataset_dict", "gsm8k"], "main")) == str(data_dir / "dataset_dict" / "gsm8k" / "main.arrow")
+    with pytest.raises(ValueError):
+        manager.split_path(["cookbook", ".."], "main/test")
