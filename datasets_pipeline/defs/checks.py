@@ -64,6 +64,7 @@ def gated(run: Callable[[], T], asset: str, **where: Any) -> Generator[dg.AssetC
         raise dg.Failure(
             description=f"{asset}: {exc}",
             metadata={"failed_checks": dg.MetadataValue.json([o.name for o in exc.failed])},
+            allow_retries=False,  # the same data would fail the same way
         ) from None
     except DatasetsPipelineError as exc:
         raise exc.with_context(**where)
