@@ -205,3 +205,37 @@ def test_quality_check_warns_with_counts_and_works_without_them():
     assert not flagged["quality"].passed and not flagged["quality"].blocking
     assert flagged["quality"].metadata == {"counts": {"empty_answer": 2, "blank_problem": 0}}
     assert all(o.passed for name, o in flagged.items() if name != "quality")
+
+
+def test_a_dagster_run_killed_mid_write_leaves_a_temporary_that_the_next_run_removes(tmp_path, data_dir):
+    """SIGKILL a real ``dagster asset materialize`` of ``cookbook/gsm8k`` while it writes its file."""
+    from datasets_pipeline_tests.dagster_runs import REPO_ROOT
+    from datasets_pipeline_tests.fixtures_data import gsm8k_rows, gsm8k_table
+
+    rows = gsm8k_rows("main")
+    big = gsm8k_table(rows * 120)  # 158,280 rows: a write that takes a few seconds
+    write_table(data_dir / "raw" / "gsm8k" / "main" / "test.arrow", big)
+    folder = data_dir / "cookbook" / "gsm8k" / "main"
+    (tmp_path / "dagster_home").mkdir()
+    env = {**os.environ, "DATASETS_PIPELINE_DATA": str(data_dir), "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+           "DATASETS_PIPELINE_EXECUTOR": "in_process"}
+    args = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "datasets_pipeline.definitions",
+            "--select", "cookbook/gsm8k", "--partition", "main/test"]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder.is_dir() and _temporaries(folder, "test.arrow")):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run never started writing"
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    left = _temporaries(folder, "test.arrow")
+    assert len(left) == 1 and not (folder / "test.arrow").exists()  # killed mid-write: nothing published
+
+    again = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert sorted(p.name for p in folder.iterdir()) == ["test.arrow"]
+    assert f"removed stale temporaries of {folder / 'test.arrow'}: {left}" in again.stderr
+    assert dp.load("gsm8k", "main", "test").num_rows == len(rows) * 120

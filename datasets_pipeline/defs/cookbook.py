@@ -54,6 +54,8 @@ def build_cookbook_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         def run():
             stream = convert_stream(spec, raw, config, split)
             with stage_split(str(path), stream, started=started) as staged:
+                if staged.removed_temporaries:
+                    context.log.warning(f"removed stale temporaries of {path}: {staged.removed_temporaries}")
                 stats = stream.stats
                 outcomes = cookbook_checks(stats, staged.stats.rows, staged.previous_rows)
                 extra = {**upstream, **stream.lineage, **stats}
