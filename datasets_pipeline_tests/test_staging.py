@@ -134,7 +134,7 @@ def test_disk_full_names_the_path_and_partition_and_keeps_the_previous_file(hub_
         message = failure_message(big)
         path = data_dir / "raw" / "gsm8k" / "main" / "test.arrow"
         for part in ("no space left on the device while writing", f"'{path}'", "dataset 'gsm8k'", "config 'main'",
-                     "split 'test'", "previous version is kept"):
+                     "split 'test'", "the published version, if any, is kept"):
             assert part in message, (part, message)
         assert sorted(p.name for p in path.parent.iterdir()) == ["train.arrow"]  # the temporary is gone
         assert (data_dir / "raw" / "gsm8k" / "main" / "train.arrow").read_bytes() == good

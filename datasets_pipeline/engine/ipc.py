@@ -151,7 +151,7 @@ def storage_full_error(target: Path | str, exc: OSError) -> StorageFullError:
     """The error of a write to ``target`` that filled the disk (the caller adds dataset, config, split)."""
     return StorageFullError(
         f"no space left on the device while writing {str(target)!r} ({os.strerror(exc.errno or errno.ENOSPC)}); "
-        "the previous version is kept",
+        "the published version, if any, is kept",
         file=str(target),
     )
 

@@ -71,7 +71,7 @@ class BlockingCheckFailed(DatasetsPipelineError):
         self.failed = [o for o in self.outcomes if o.blocking and not o.passed]
         reasons = "; ".join(f"{o.name}: {o.description}" if o.description else o.name for o in self.failed)
         super().__init__(
-            f"blocking check {reasons} — nothing was published, the previous version is kept", **where
+            f"blocking check {reasons} — nothing was published; the published version, if any, is kept", **where
         )
 
 
