@@ -239,3 +239,22 @@ def test_a_dagster_run_killed_mid_write_leaves_a_temporary_that_the_next_run_rem
     assert sorted(p.name for p in folder.iterdir()) == ["test.arrow"]
     assert f"removed stale temporaries of {folder / 'test.arrow'}: {left}" in again.stderr
     assert dp.load("gsm8k", "main", "test").num_rows == len(rows) * 120
+
+
+def test_a_family_rule_violation_blocks_publication_and_keeps_the_published_file(tmp_path):
+    from datasets_pipeline.steps.checks import BlockingCheckFailed
+    from datasets_pipeline.steps.staging import publish_checked, stage_split
+    from datasets_pipeline.steps.stream import SplitStream
+
+    target = tmp_path / "cookbook" / "x" / "default" / "train.arrow"
+    write_table(target, pa.table({"answer": ["1", "2"]}))
+    new = pa.table({"answer": ["3", " "]})
+    stream = SplitStream(schema=new.schema, batches=new.to_batches())
+    with stage_split(target, stream) as staged:
+        outcomes = cookbook_checks({"rule_violations": {"empty_answer": 1}, "duplicate_uids": 0}, staged.stats.rows, staged.previous_rows)
+        with pytest.raises(BlockingCheckFailed) as err:
+            publish_checked(staged, outcomes)
+    assert [o.name for o in err.value.failed] == ["family_rules"]
+    assert "blocking check family_rules: rows break family rules {'empty_answer': 1}" in str(err.value)
+    assert read_table(target).column("answer").to_pylist() == ["1", "2"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["train.arrow"]
