@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..convert import chat as convert
-from .spec import DatasetSpec, DerivedSplit
+from .spec import DatasetSpec, DerivedSplit, held_out
 
 SPECS: list[DatasetSpec] = [
     DatasetSpec(
@@ -19,7 +19,7 @@ SPECS: list[DatasetSpec] = [
             "cookbook holds out the first 1,024 rows after `shuffle(seed=0)` as its test set."
         ),
         license="ODC-BY",
-        derived_split=DerivedSplit(seed=0, size=1024),
+        dataset_dict=held_out(1024, seed=0),
     ),
     DatasetSpec(
         name="no_robots",
@@ -33,6 +33,7 @@ SPECS: list[DatasetSpec] = [
             "without messages are dropped. The card lists 9,500 train and 500 test rows."
         ),
         license="CC-BY-NC-4.0",
+        dataset_dict=(DerivedSplit("train", "train", seed=0), DerivedSplit("test", "test", seed=None)),
     ),
     DatasetSpec(
         name="openthoughts3",

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from ..convert import math as convert
-from .spec import DatasetSpec
+from .spec import DatasetSpec, DerivedSplit
+
+# RL train shuffle(seed=0); a test split, where there is one, as it is.
+RL_TRAIN = (DerivedSplit("train", "train", seed=0),)
+RL_TRAIN_TEST = (*RL_TRAIN, DerivedSplit("test", "test", seed=None))
 
 HENDRYCKS_CONFIGS = (
     "algebra",
@@ -22,6 +26,7 @@ SPECS: list[DatasetSpec] = [
         family="math",
         splits={"main": ("train", "test"), "socratic": ("train", "test")},
         converter=convert.GSM8K,
+        dataset_dict=RL_TRAIN_TEST,
         description=(
             "Grade School Math 8K: linguistically diverse grade-school word problems whose step-by-step "
             "answers end in a `#### <number>` line. The converter keeps the question as `problem`, "
@@ -67,6 +72,7 @@ SPECS: list[DatasetSpec] = [
         family="math",
         splits={"default": ("train",)},
         converter=convert.DEEPMATH,
+        dataset_dict=RL_TRAIN,
         description=(
             "DeepMath-103K: challenging, decontaminated math problems with verifiable final answers "
             "and three R1 solutions each. The converter keeps `question` as `problem`, "
@@ -81,6 +87,7 @@ SPECS: list[DatasetSpec] = [
         family="math",
         splits={"default": ("train",)},
         converter=convert.POLARIS,
+        dataset_dict=RL_TRAIN,
         description=(
             "Polaris-53K: a difficulty-filtered set of math problems with short reference answers, "
             "used for RL on reasoning models. The converter keeps `problem` and `answer` as they are "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..convert import preference as convert
-from .spec import DatasetSpec, DerivedSplit
+from .spec import DatasetSpec, DerivedSplit, held_out
 
 
 def helpsteer2_test_size(n: int) -> int:
@@ -26,6 +26,7 @@ SPECS: list[DatasetSpec] = [
             "160,800 train and 8,552 test rows."
         ),
         license="MIT",
+        dataset_dict=(DerivedSplit("train", "train", seed=0), DerivedSplit("test", "test", seed=0, take=1024)),
     ),
     DatasetSpec(
         name="helpsteer3",
@@ -40,6 +41,7 @@ SPECS: list[DatasetSpec] = [
             "40,476 preference rows in all (about 38,459 train and 2,017 validation)."
         ),
         license="CC-BY-4.0",
+        dataset_dict=(DerivedSplit("train", "train", seed=0), DerivedSplit("test", "validation", seed=0, take=1024)),
     ),
     DatasetSpec(
         name="helpsteer2",
@@ -55,7 +57,7 @@ SPECS: list[DatasetSpec] = [
             "rows; the cookbook holds out min(1024, n // 10) shuffled pairs."
         ),
         license="CC-BY-4.0",
-        derived_split=DerivedSplit(seed=0, size=helpsteer2_test_size),
+        dataset_dict=held_out(helpsteer2_test_size, seed=0, after_convert=True),
     ),
     DatasetSpec(
         name="ultrafeedback",
@@ -70,7 +72,7 @@ SPECS: list[DatasetSpec] = [
             "the cookbook holds out the first 1,024 after `shuffle(seed=0)`."
         ),
         license="MIT",
-        derived_split=DerivedSplit(seed=0, size=1024),
+        dataset_dict=held_out(1024, seed=0),
     ),
     DatasetSpec(
         name="arena140k",
@@ -87,7 +89,7 @@ SPECS: list[DatasetSpec] = [
         ),
         license="CC-BY-4.0",
         notes="User prompts are CC-BY-4.0; model outputs fall under their providers' terms of use.",
-        derived_split=DerivedSplit(seed=0, size=1024),
+        dataset_dict=held_out(1024, seed=0),
     ),
     DatasetSpec(
         name="tulu3_preference",
@@ -102,6 +104,6 @@ SPECS: list[DatasetSpec] = [
             "out the first 1,024 after `shuffle(seed=0)`."
         ),
         license="ODC-BY",
-        derived_split=DerivedSplit(seed=0, size=1024),
+        dataset_dict=held_out(1024, seed=0),
     ),
 ]

@@ -46,6 +46,11 @@ def to_numpy_bool(mask: pa.Array | pa.ChunkedArray, null: bool = False) -> np.nd
     return np.asarray(pc.fill_null(mask, null).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def kept_rows(keep: np.ndarray) -> np.ndarray | None:
+    """The positions of kept rows for :class:`Converted` ``rows`` (None when every row is kept)."""
+    return None if keep.all() else np.flatnonzero(keep)
+
+
 def apply_drops(n: int, checks: Sequence[tuple[str, np.ndarray]]) -> tuple[np.ndarray, dict[str, int]]:
     """Rows to keep and dropped counts: each row counted once, under the first reason (in order) it fails."""
     keep = np.ones(n, dtype=bool)
@@ -74,12 +79,21 @@ def bounded(fn: Callable[[pa.Table, ConvertContext], Converted]) -> Callable[[pa
         if pieces <= 1:
             return fn(table, ctx)
         step = -(-table.num_rows // pieces)
-        outputs = [fn(table.slice(start, step), ctx) for start in range(0, table.num_rows, step)]
+        starts = range(0, table.num_rows, step)
+        outputs = [fn(table.slice(start, step), ctx) for start in starts]
         dropped: dict[str, int] = {}
         for out in outputs:
             for reason, count in out.dropped.items():
                 dropped[reason] = dropped.get(reason, 0) + count
-        return Converted(pa.concat_tables([out.table for out in outputs]), dropped)
+        rows = None
+        if any(out.rows is not None for out in outputs):
+            rows = np.concatenate(
+                [
+                    start + (out.rows if out.rows is not None else np.arange(out.table.num_rows, dtype=np.int64))
+                    for start, out in zip(starts, outputs)
+                ]
+            )
+        return Converted(pa.concat_tables([out.table for out in outputs]), dropped, rows)
 
     return run
 
