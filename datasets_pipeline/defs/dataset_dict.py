@@ -82,24 +82,29 @@ def build_dataset_dict_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
 def build_math_rl_asset() -> dg.AssetsDefinition:
     """``dataset_dict/math_rl``: the math RL recipe's train (12,000 rows) and MATH-500 test."""
     hendrycks, math500 = get_spec("hendrycks_math"), get_spec("math500")
+    configs = hendrycks.configs
 
     @dg.asset(
         key=["dataset_dict", "math_rl"],
         ins={
             "hendrycks": dg.AssetIn(key=["cookbook", hendrycks.name], partition_mapping=dg.AllPartitionMapping()),
             "math500": dg.AssetIn(key=["cookbook", math500.name], partition_mapping=dg.AllPartitionMapping()),
+            "hendrycks_raw": dg.AssetIn(key=["raw", hendrycks.name], partition_mapping=dg.AllPartitionMapping()),
+            "math500_raw": dg.AssetIn(key=["raw", math500.name], partition_mapping=dg.AllPartitionMapping()),
         },
         group_name="math",
         kinds={"huggingface", "arrow"},
         description="Math RL recipe: hendrycks_math train+test of all configs minus MATH-500 problems, "
-        "shuffled with seed 0, as train; MATH-500 as test.",
+        "shuffled with seed 0, then rows without a boxed answer removed, as train; MATH-500 as test.",
         metadata=spec_metadata(hendrycks) | {"recipe": "math_rl"},
-        code_version="1",
+        code_version="2",
     )
-    def _math_rl(context: dg.AssetExecutionContext, hendrycks, math500) -> dg.MaterializeResult:
+    def _math_rl(context: dg.AssetExecutionContext, hendrycks, math500, hendrycks_raw, math500_raw) -> dg.MaterializeResult:
         h = _by_partition(context, "hendrycks", hendrycks)
         m = next(iter(_by_partition(context, "math500", math500).values()))
-        planned = math_rl_tables(h, m)
+        h_raw = _by_partition(context, "hendrycks_raw", hendrycks_raw)
+        m_raw = next(iter(_by_partition(context, "math500_raw", math500_raw).values()))
+        planned = math_rl_tables(h, h_raw, m, m_raw, configs=configs)
         path = dataset_dict_folder("math_rl", "default")
         written = write_dataset_dict(path, planned)
         return _result(path, written, {name: p.num_rows for name, p in planned.items()})
