@@ -209,3 +209,65 @@ def test_quality_rules_are_counted_and_filtered_on_request():
     chat, chat_stats = converted("tulu3_sft", "default/train")
     assert chat_stats["quality"] == {"messages_empty": 1, "messages_invalid_role": 1, "messages_null_content": 1}
     assert chat_stats["rows_dropped"] == 0 and quality_filter(chat, "chat").num_rows == chat.num_rows - 3
+
+
+# --- end to end: the loopback Hub, real Dagster runs, datasets.load_from_disk -------------------------
+
+
+def _serve(hub_server, repo_id: str, name: str) -> None:
+    from datasets_pipeline_tests.test_e2e_families import card
+
+    keys = raw_keys(name)
+    configs: dict[str, dict[str, str]] = {}
+    files: dict[str, bytes] = {}
+    for key in keys:
+        config, split = key.split("/")
+        configs.setdefault(config, {})[split] = f"{config}/{split}-*"
+        files[f"{config}/{split}-00000-of-00001.parquet"] = (RAW / name / f"{key}.parquet").read_bytes()
+    hub_server.add_repo(repo_id, {"README.md": card(configs), **files})
+
+
+def _materialize(selection: list[str], partition: str | None):
+    from datasets_pipeline_tests.dagster_runs import failure_message, materialize
+
+    result = materialize(selection, partition)
+    assert result.success, failure_message(result)
+    return result
+
+
+def test_e2e_arena140k_dataset_dict_is_the_builders_split(hub_server, hf_env, data_dir):
+    import datasets
+
+    import datasets_pipeline as dp
+    from datasets_pipeline_tests.test_e2e_families import metadata
+
+    _serve(hub_server, "lmarena-ai/arena-human-preference-140k", "arena140k")
+    result = _materialize(["raw/arena140k", "cookbook/arena140k"], "default/train")
+    meta = metadata(result, "cookbook/arena140k")
+    _, stats = converted("arena140k", "default/train")
+    assert meta["rows_in"] == 1300 and meta["dropped_by_reason"] == stats["dropped_by_reason"]
+    assert meta["quality"] == stats["quality"] and meta["rows_kept"] == len(reference("arena140k")["cookbook"]["default/train"])
+    _materialize(["dataset_dict/arena140k"], "default")
+    loaded = datasets.load_from_disk(str(dp.dataset_dict_path("arena140k")))
+    want = reference("arena140k")["dataset_dict"]["default"]
+    assert list(loaded) == ["train", "test"]
+    for split in ("train", "test"):
+        assert rows(loaded[split].data.table, "preference") == want[split], split
+    assert dp.load("arena140k").column("source_row").to_pylist() == converted("arena140k", "default/train")[0].column("source_row").to_pylist()
+
+
+def test_e2e_math_rl_recipe_is_the_builders_train_and_test(hub_server, hf_env, data_dir):
+    import datasets
+
+    import datasets_pipeline as dp
+
+    _serve(hub_server, "EleutherAI/hendrycks_math", "hendrycks_math")
+    _serve(hub_server, "HuggingFaceH4/MATH-500", "math500")
+    for key in raw_keys("hendrycks_math"):
+        _materialize(["raw/hendrycks_math", "cookbook/hendrycks_math"], key)
+    _materialize(["raw/math500", "cookbook/math500"], "default/test")
+    _materialize(["dataset_dict/math_rl"], None)
+    loaded = datasets.load_from_disk(str(dp.dataset_dict_path("math_rl")))
+    want = reference("math_rl")["dataset_dict"]["default"]
+    for split in ("train", "test"):
+        assert rows(loaded[split].data.table, "math") == want[split], split
