@@ -15,7 +15,7 @@ SPECS: list[DatasetSpec] = [
         description=(
             "Tulu 3 SFT mixture: AllenAI's instruction-tuning mixture of public and synthetic "
             "conversations. The converter casts `messages` to role/content messages (dropping extra "
-            "fields); rows without messages are dropped. The card lists 939,343 train rows; the "
+            "fields); every row is kept, as the cookbook keeps it. The card lists 939,343 train rows; the "
             "cookbook holds out the first 1,024 rows after `shuffle(seed=0)` as its test set."
         ),
         license="ODC-BY",
@@ -29,8 +29,9 @@ SPECS: list[DatasetSpec] = [
         converter=convert.MESSAGES,
         description=(
             "No Robots: instructions and demonstrations written by skilled human annotators. The "
-            "converter casts `messages` to role/content messages (dropping extra fields); rows "
-            "without messages are dropped. The card lists 9,500 train and 500 test rows."
+            "converter casts `messages` to role/content messages (dropping extra fields); every row "
+            "is kept. The card lists 9,500 train and 500 test rows; the cookbook shuffles train "
+            "with seed 0."
         ),
         license="CC-BY-NC-4.0",
         dataset_dict=(DerivedSplit("train", "train", seed=0), DerivedSplit("test", "test", seed=None)),

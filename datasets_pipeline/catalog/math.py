@@ -31,8 +31,8 @@ SPECS: list[DatasetSpec] = [
             "Grade School Math 8K: linguistically diverse grade-school word problems whose step-by-step "
             "answers end in a `#### <number>` line. The converter keeps the question as `problem`, "
             "takes the final answer from the last `####` line (stripped, optional leading colon and "
-            "all commas removed) and keeps the full answer text as `solution`; rows without a final "
-            "answer are dropped. The card lists 7,473 train and 1,319 test rows in each config "
+            "all commas removed; `####` alone gives `""`) and keeps the full answer text as `solution`; "
+            "rows without a final answer are dropped, as the cookbook drops them. The card lists 7,473 train and 1,319 test rows in each config "
             "(`main`, and `socratic`, whose solutions interleave sub-questions)."
         ),
         license="MIT",
@@ -77,7 +77,7 @@ SPECS: list[DatasetSpec] = [
             "DeepMath-103K: challenging, decontaminated math problems with verifiable final answers "
             "and three R1 solutions each. The converter keeps `question` as `problem`, "
             "`final_answer` as `answer` and `topic` as `subject` (no solution, no level); rows with "
-            "an empty question or answer are dropped. The card lists 103,110 train rows."
+            "a null or `\"\"` question or answer are dropped (the cookbook's truthiness check). The card lists 103,110 train rows."
         ),
         license="MIT",
     ),
@@ -91,7 +91,7 @@ SPECS: list[DatasetSpec] = [
         description=(
             "Polaris-53K: a difficulty-filtered set of math problems with short reference answers, "
             "used for RL on reasoning models. The converter keeps `problem` and `answer` as they are "
-            "and drops rows with an empty problem or answer. About 53,291 train rows (third-party "
+            "and drops rows with a null or `\"\"` problem or answer (the cookbook's truthiness check). About 53,291 train rows (third-party "
             "statistics; the card gives no count)."
         ),
         license="see dataset card",
