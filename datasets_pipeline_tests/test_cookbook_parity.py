@@ -113,6 +113,22 @@ def test_uid_ignores_source_row():
     assert table.column("uid").to_pylist() == compute_uids(table.select(FAMILY_SCHEMAS["math"].names), FAMILY_SCHEMAS["math"].names).to_pylist()
 
 
+def test_derive_split_cuts_raw_positions_then_removes_dropped_rows():
+    from datasets_pipeline.catalog.spec import DerivedSplit
+    from datasets_pipeline.steps.dataset_dict import derive_split
+
+    # 6 raw rows; the converter dropped raw rows 3 and 5. shuffle(seed=0) of 6 positions is [3, 2, 5, 4, 0, 1].
+    table = pa.table({"x": ["r0", "r1", "r2", "r4"], "source_row": pa.array([0, 1, 2, 4], pa.int64())})
+    table = table.replace_schema_metadata({RAW_ROWS_KEY: b"6"})
+    assert permutation(6, seed=0).tolist() == [3, 2, 5, 4, 0, 1]
+    take = lambda d: table.take(pa.array(derive_split(d, table).indices)).column("x").to_pylist()  # noqa: E731
+    assert take(DerivedSplit("test", seed=0, take=3)) == ["r2"]  # raw 3, 2, 5: only 2 was kept
+    assert take(DerivedSplit("train", seed=0, skip=3)) == ["r4", "r0", "r1"]
+    assert derive_split(DerivedSplit("all", seed=None), table).indices is None  # raw order, every kept row
+    with pytest.raises(ValueError, match="re-materialize"):
+        derive_split(DerivedSplit("test", seed=0, take=3), table.replace_schema_metadata(None))
+
+
 def _planned_rows(planned, family: str) -> dict[str, list[dict]]:
     out = {}
     for split, plan in planned.items():

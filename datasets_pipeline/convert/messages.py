@@ -19,7 +19,6 @@ import pyarrow.compute as pc
 from ..catalog.spec import MESSAGE, MESSAGES, ConvertContext, Converted
 from ..errors import SchemaError
 
-ROLES = ("user", "assistant", "system", "tool")
 _FIELDS = [MESSAGE.field(i) for i in range(MESSAGE.num_fields)]
 
 
@@ -247,20 +246,3 @@ def column_messages(
 def take(arr: pa.ListArray, mask: np.ndarray) -> pa.Array:
     """Rows of ``arr`` where ``mask`` is true."""
     return arr.filter(pa.array(mask, pa.bool_()))
-
-
-# --- checks ----------------------------------------------------------------------------------
-
-
-def problems(arr: pa.Array) -> dict[str, np.ndarray]:
-    """Per row: the list is null/empty, a message has null content, a role is not a known role."""
-    flat, lengths = list_layout(arr)
-    n = len(arr)
-    rows = parent_rows(lengths)
-    null_content = to_numpy_bool(pc.is_null(pc.struct_field(flat, "content")))
-    bad_role = ~to_numpy_bool(pc.is_in(pc.struct_field(flat, "role"), pa.array(ROLES)))
-    return {
-        "empty": lengths == 0,
-        "null_content": np.bincount(rows[null_content], minlength=n) > 0,
-        "invalid_role": np.bincount(rows[bad_role], minlength=n) > 0,
-    }
