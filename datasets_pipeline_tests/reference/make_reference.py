@@ -5,10 +5,17 @@ rows included), then runs the tinker cookbook's own builders on them and writes 
 (``<name>.json.gz``): the rows each builder keeps, in its order, for every raw split (``cookbook``)
 and for the train/test splits the builder returns (``dataset_dict``).
 
-The builders are the installed ``tinker-cookbook`` package's, unchanged; only the dataset loading
-is redirected to the local files (``datasets.load_dataset`` and ``get_dataset_config_names`` are
-replaced by readers of the parquet files above). Run it with a Python that has ``tinker-cookbook``
-(and its ``math-rl`` extras) installed, e.g. a scratch virtualenv::
+The builders are the installed ``tinker-cookbook`` package's, unchanged; the dataset loading is
+redirected to the local files (``datasets.load_dataset`` and ``get_dataset_config_names`` are
+replaced by readers of the parquet files above). ``dataset_dict`` entries are what the builders
+return as they are. For the per-split ``cookbook`` entries the builders' own row functions run over
+one raw split in raw order: the RL math datasets' ``get_batch`` over that split,
+``example_to_labeled_comparison`` on each row, ``load_deepcoder_tasks`` with its split loader
+returning that one split; HelpSteer2's pairs are its builder's output with ``Dataset.shuffle``
+made the identity. ``fetch_live_code_bench_system_prompt`` is wrapped (its prompt returned
+unchanged) only to record the raw question each DeepCoder prompt was built from. Run it with a
+Python that has ``tinker-cookbook`` (and its ``math-rl`` extras) installed, e.g. a virtualenv
+outside the project::
 
     python3 -m venv /tmp/cbvenv
     /tmp/cbvenv/bin/pip install torch tinker-cookbook pylatexenc math-verify
