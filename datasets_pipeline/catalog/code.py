@@ -27,7 +27,6 @@ DEEPCODER = DatasetSpec(
         "without any test case are dropped (missing_problem, invalid_tests_json, missing_tests). The "
         "card describes about 24K verified training problems and gives no per-config row counts."
     ),
-    notes="Configs have no `default`: the default config is the first the card lists (primeintellect).",
 )
 
 SPECS: list[DatasetSpec] = [DEEPCODER]

@@ -15,9 +15,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import ConvertContext, Converted, FunctionConverter
 from . import messages as msg
 from .common import conform, require_columns
+from .context import ConvertContext, Converted, FunctionConverter
 
 VERSION = "1"
 MESSAGES_COLUMNS = ("messages",)

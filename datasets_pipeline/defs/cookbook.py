@@ -6,8 +6,10 @@ import pyarrow as pa
 
 from ..catalog.spec import DatasetSpec
 from ..errors import DatasetsPipelineError
+from ..families import FAMILIES
 from ..paths import check_partition_key
 from ..steps.cookbook import convert_stream
+from .metadata import column_schema
 from .partitions import split_partitions
 from .spec_metadata import spec_metadata
 
@@ -31,7 +33,8 @@ def build_cookbook_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         group_name=spec.group,
         kinds={"arrow"},
         description=f"{spec.name} as {spec.family} rows ({', '.join(spec.schema.names)}).\n\n{spec.description}",
-        metadata=spec_metadata(spec),
+        metadata=spec_metadata(spec)
+        | {"dagster/column_schema": column_schema(spec.schema, FAMILIES[spec.family].cookbook_docs)},
         code_version=f"{spec.family}-{spec.converter.version}",
         io_manager_key="arrow_io_manager",
         tags={"family": spec.family},

@@ -7,10 +7,12 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import FAMILY_SCHEMAS, ConvertContext, Converted, DatasetSpec
+from ..catalog.spec import DatasetSpec
+from ..convert.context import ConvertContext, Converted
 from ..engine.prefetch import prefetch
 from ..engine.uid import UID_ALGORITHM, add_uid
 from ..errors import ConversionError, DatasetsPipelineError
+from ..families import get_family
 from .stream import SplitStream
 from .validate import family_violations, num_classes
 
@@ -41,7 +43,7 @@ def _convert(spec: DatasetSpec, chunk: pa.Table, ctx: ConvertContext, offset: in
 
 
 def _with_uid(table: pa.Table, family: str) -> pa.Table:
-    return add_uid(table, FAMILY_SCHEMAS[family].names)
+    return add_uid(table, get_family(family).schema.names)
 
 
 def convert_stream(
