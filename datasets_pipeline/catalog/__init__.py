@@ -1,8 +1,8 @@
 """The cookbook catalog: every dataset as a :class:`DatasetSpec`, one module per family.
 
-Each family's record (:data:`datasets_pipeline.families.FAMILIES`) names the catalog module that
-lists its datasets (``catalog/<module>.py``, a ``SPECS`` list); ``CATALOG`` holds them all, by name,
-in family order.
+Each family's record (:data:`datasets_pipeline.families.FAMILIES`) names the module that lists its
+datasets (``catalog/<module>.py``, a ``SPECS`` list); ``CATALOG`` holds them all, by name, in family
+order.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from importlib import import_module
 from ..families import FAMILIES
 from .spec import DatasetSpec, family_schema
 
-FAMILY_MODULES: tuple[str, ...] = tuple(dict.fromkeys(f.catalog_module for f in FAMILIES.values()))
+FAMILY_MODULES: tuple[str, ...] = tuple(dict.fromkeys(f.module for f in FAMILIES.values()))
 
 
 def _catalog() -> dict[str, DatasetSpec]:

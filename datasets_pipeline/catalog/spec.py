@@ -12,12 +12,12 @@ from typing import Callable, Mapping
 import pyarrow as pa
 
 from ..convert.context import Converter
-from ..families import FAMILIES, get_family
+from ..families import FAMILIES
 
 
 def family_schema(family: str) -> pa.Schema:
     """The cookbook-layer schema of a family, with the ``uid`` column last."""
-    return get_family(family).cookbook_schema
+    return FAMILIES[family].cookbook_schema
 
 
 # --- the spec ------------------------------------------------------------------------------------

@@ -60,13 +60,7 @@ def convert_openthoughts(table: pa.Table, ctx: ConvertContext) -> Converted:
     return _finish(messages, ctx)
 
 
-MESSAGES = FunctionConverter(
-    msg.bounded(convert_messages),
-    version=VERSION,
-    required_columns=MESSAGES_COLUMNS,
-)
+MESSAGES = FunctionConverter(msg.bounded(convert_messages), version=VERSION, required_columns=MESSAGES_COLUMNS)
 OPENTHOUGHTS = FunctionConverter(
-    msg.bounded(convert_openthoughts),
-    version=VERSION,
-    required_columns=OPENTHOUGHTS_COLUMNS,
+    msg.bounded(convert_openthoughts), version=VERSION, required_columns=OPENTHOUGHTS_COLUMNS
 )

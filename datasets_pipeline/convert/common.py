@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from ..errors import ConversionError, SchemaError
-from ..families import get_family
+from ..families import FAMILIES
 from .context import ConvertContext
 
 
@@ -22,7 +22,7 @@ def require_columns(table: pa.Table, columns: tuple[str, ...] | list[str], ctx: 
 
 def conform(table: pa.Table, family: str, ctx: ConvertContext) -> pa.Table:
     """Select and cast ``table`` to the family schema (column order and types exactly)."""
-    schema = get_family(family).schema
+    schema = FAMILIES[family].schema
     columns = []
     for field in schema:
         if field.name not in table.column_names:

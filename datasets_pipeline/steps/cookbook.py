@@ -12,7 +12,7 @@ from ..convert.context import ConvertContext, Converted
 from ..engine.prefetch import prefetch
 from ..engine.uid import UID_ALGORITHM, add_uid
 from ..errors import ConversionError, DatasetsPipelineError
-from ..families import get_family
+from ..families import FAMILIES
 from .stream import SplitStream
 from .validate import family_violations, num_classes
 
@@ -43,7 +43,7 @@ def _convert(spec: DatasetSpec, chunk: pa.Table, ctx: ConvertContext, offset: in
 
 
 def _with_uid(table: pa.Table, family: str) -> pa.Table:
-    return add_uid(table, get_family(family).schema.names)
+    return add_uid(table, FAMILIES[family].schema.names)
 
 
 def convert_stream(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from ..engine.hf_features import class_label_names
-from ..families import get_family
+from ..families import FAMILIES
 
 
 def num_classes(schema: pa.Schema, column: str = "label") -> int | None:
@@ -17,4 +17,6 @@ def num_classes(schema: pa.Schema, column: str = "label") -> int | None:
 
 def family_violations(table: pa.Table, family: str, num_classes: int | None = None) -> dict[str, int]:
     """Rule → number of rows (or messages) breaking it; all zeros for a valid table."""
-    return get_family(family).rules(table, num_classes)
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; families: {', '.join(FAMILIES)}")
+    return FAMILIES[family].rules(table, num_classes)
