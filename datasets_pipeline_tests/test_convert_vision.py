@@ -248,3 +248,16 @@ def test_vision_catalog_entries():
         assert spec.converter is VISION_CONVERTER
         assert spec.license == "see dataset card"
         assert spec.description
+
+
+def test_malformed_source_metadata_is_an_error_naming_the_split(tmp_path):
+    from datasets_pipeline.steps.cookbook import convert_stream
+
+    raw = _raw_table(tmp_path, [{"bytes": PNG_RED, "path": "a.png"}], [0], CALTECH_NAMES)
+    broken = raw.replace_schema_metadata({b"huggingface": b'{"info": {"features": "image, label"}}'})
+    with pytest.raises(SchemaError) as err:
+        convert_stream(CATALOG["caltech101"], broken, "default", "train")
+    assert str(err.value).startswith(
+        'malformed huggingface schema metadata: no {"info": {"features": {...}}} mapping '
+        "[dataset 'caltech101', config 'default', split 'train']"
+    )

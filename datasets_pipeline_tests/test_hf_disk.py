@@ -197,6 +197,33 @@ def test_features_from_schema_uses_only_consistent_metadata() -> None:
         hf.value("int65")
 
 
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"{not json", "malformed huggingface schema metadata: not JSON"),
+        (b'{"info": {"features": ["label"]}}', 'malformed huggingface schema metadata: no {"info": {"features": {...}}} mapping'),
+        (b'{"info": {}}', 'malformed huggingface schema metadata: no {"info": {"features": {...}}} mapping'),
+        (b'{"info": {"features": {"label": {"_type": "ClassLabel"}}}}', "malformed huggingface schema metadata: ClassLabel needs names"),
+    ],
+)
+def test_malformed_features_metadata_is_an_error(raw: bytes, message: str) -> None:
+    from datasets_pipeline.steps.validate import num_classes
+
+    schema = pa.schema([("label", pa.int64())], metadata={b"huggingface": raw})
+    readers = [hf.metadata_features, hf.features_from_schema, lambda s: hf.class_label_names(s, "label"), num_classes]
+    for read in readers:
+        with pytest.raises(SchemaError) as err:
+            read(schema)
+        assert str(err.value).startswith(message)
+    table = pa.Table.from_pydict({"label": [0]}, schema=schema)
+    with pytest.raises(SchemaError, match="malformed huggingface schema metadata"):
+        hf_disk.save_dataset_dict({"train": table}, "memory://malformed/dd")
+    # without the block, features are inferred; with a good one, ClassLabel names are read
+    assert hf.features_from_schema(pa.schema([("label", pa.int64())])) == {"label": hf.value("int64")}
+    good = pa.schema([("label", pa.int64())], metadata=hf.schema_metadata({"label": hf.class_label(["a", "b"])}))
+    assert hf.class_label_names(good, "label") == ["a", "b"] and num_classes(good) == 2
+
+
 def test_legacy_spellings_are_normalized() -> None:
     legacy = {
         "tags": {"feature": {"dtype": "int32", "id": None, "_type": "Value"}, "length": -1, "_type": "Sequence"},
