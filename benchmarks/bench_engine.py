@@ -1,4 +1,4 @@
-"""Issue "Arrow dataset engine": interleave, shuffle, train_test_split and streaming interleave,
+"""The Arrow dataset engine: interleave, shuffle, train_test_split and streaming interleave,
 ours vs ``datasets``, every result materialized to disk and checked equal row for row.
 
 Inputs are written once per case, in each side's native on-disk format (same rows):

@@ -64,7 +64,7 @@ def chat_table(n: int) -> pa.Table:
     return pa.table({"messages": pa.array(messages, pa.list_(MESSAGE))})
 
 
-# --- §1.8 worked example ----------------------------------------------------------------------------------
+# --- a worked example: one DatasetDict saved by both libraries ------------------------------------------
 
 WORKED_FEATURES = Features(
     {
