@@ -379,3 +379,14 @@ def test_write_take_fsyncs_unless_told_not_to(tmp_path, monkeypatch):
     assert synced == [] and stats.rows == 20
     assert (tmp_path / "scratch.arrow").read_bytes() == (tmp_path / "durable.arrow").read_bytes()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_engine_exports_shadow_no_builtin():
+    import builtins
+
+    import datasets_pipeline.engine as engine
+
+    assert not set(engine.__all__) & set(dir(builtins))
+    assert not set(ops.__all__) & set(dir(builtins))
+    assert {"filter_rows", "map_rows", "load_from_disk", "save_to_disk"} <= set(engine.__all__)
+    assert all(callable(getattr(engine, name)) for name in engine.__all__)
