@@ -352,8 +352,8 @@ def with_features(table: pa.Table, known: Mapping[str, Feature] | None = None) -
     A column's feature is ``known[column]``, else its own metadata's (when it matches the Arrow
     type), else inferred from the Arrow type.
     """
-    features = {**features_from_schema(table.schema), **{k: v for k, v in (known or {}).items() if k in table.column_names}}
-    features = {name: features[name] for name in table.column_names}
+    features = features_from_schema(table.schema)
+    features.update({name: f for name, f in (known or {}).items() if name in features})
     metadata = dict(table.schema.metadata or {})
     metadata.update(schema_metadata(features))
     return table.replace_schema_metadata(metadata)

@@ -35,8 +35,14 @@ concatenates them in ``_data_files`` order, with no per-row Python.
 """
 
 from datasets_pipeline.engine.hf_disk.layout import DatasetDictStats, SplitStats
+from datasets_pipeline.engine.hf_disk.media import estimate_nbytes
 from datasets_pipeline.engine.hf_disk.plan import Rows, StreamLike
-from datasets_pipeline.engine.hf_disk.reader import dataset_dict_splits, load_dataset_dict, load_from_disk, read_features
+from datasets_pipeline.engine.hf_disk.reader import (
+    dataset_dict_splits,
+    load_dataset_dict,
+    load_from_disk,
+    read_features,
+)
 from datasets_pipeline.engine.hf_disk.shards import (
     DEFAULT_MAX_SHARD_SIZE,
     chunk_rows,
@@ -45,7 +51,6 @@ from datasets_pipeline.engine.hf_disk.shards import (
     shard_bounds,
     shard_count,
 )
-from datasets_pipeline.engine.hf_disk.media import estimate_nbytes
 from datasets_pipeline.engine.hf_disk.writer import save_dataset_dict, save_to_disk
 
 __all__ = [

@@ -12,7 +12,14 @@ import pyarrow.compute as pc
 
 from datasets_pipeline.engine.gather import gather
 from datasets_pipeline.engine.hf_disk.shards import MAX_CHUNK_ROWS
-from datasets_pipeline.engine.hf_features import MEDIA_STORAGE, MEDIA_TYPES, SIZED_MEDIA_TYPES, feature_kind, has_media, requires_decoding
+from datasets_pipeline.engine.hf_features import (
+    MEDIA_STORAGE,
+    MEDIA_TYPES,
+    SIZED_MEDIA_TYPES,
+    feature_kind,
+    has_media,
+    requires_decoding,
+)
 
 SCHEME_RE = r"^[A-Za-z][A-Za-z0-9+.\-]*:"  # what urlparse calls a scheme: such paths are not local
 
