@@ -20,7 +20,7 @@ from . import rules, schemas
 UID_FIELD = pa.field("uid", pa.string(), nullable=False)
 UID_DOC = "Hex xxh3-128 of the row's family columns, NFKC-normalized (identical rows share it)."
 
-Rules = Callable[[pa.Table, "int | None"], dict[str, int]]
+Rules = Callable[[pa.Table, int | None], dict[str, int]]
 
 
 @dataclass(frozen=True)
