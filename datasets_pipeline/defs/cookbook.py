@@ -11,13 +11,14 @@ import pyarrow as pa
 
 from ..catalog.spec import DatasetSpec
 from ..engine.uid import UID_ALGORITHM
+from ..families import FAMILIES
 from ..paths import check_partition_key
 from ..steps.checks import COOKBOOK_CHECKS, cookbook_checks
 from ..steps.cookbook import convert_stream
 from ..steps.raw import file_lineage
 from ..steps.staging import publish_checked, stage_split
 from .checks import check_results, check_specs, gated
-from .metadata import table_metadata
+from .metadata import column_schema, table_metadata
 from .partitions import split_partitions
 from .spec_metadata import spec_metadata
 
@@ -33,7 +34,8 @@ def build_cookbook_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         group_name=spec.group,
         kinds={"arrow"},
         description=f"{spec.name} as {spec.family} rows ({', '.join(spec.schema.names)}).\n\n{spec.description}",
-        metadata=spec_metadata(spec),
+        metadata=spec_metadata(spec)
+        | {"dagster/column_schema": column_schema(spec.schema, FAMILIES[spec.family].cookbook_docs)},
         code_version=f"{spec.family}-{spec.converter.version}-{UID_ALGORITHM}",
         io_manager_key="arrow_io_manager",
         required_resource_keys={"arrow_io_manager"},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import dagster as dg
 import pyarrow as pa
@@ -11,9 +11,12 @@ from ..engine.ipc import WriteStats
 from ..steps.preview import markdown_preview, schema_columns
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    """A Dagster ``TableSchema`` for the UI's column view."""
-    return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in schema_columns(schema)])
+def column_schema(schema: pa.Schema, docs: Mapping[str, str] | None = None) -> dg.TableSchema:
+    """A Dagster ``TableSchema`` for the UI's column view (``docs``: a description per column)."""
+    docs = docs or {}
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, type_, description=docs.get(name)) for name, type_ in schema_columns(schema)]
+    )
 
 
 def metadata_value(value: Any) -> Any:
