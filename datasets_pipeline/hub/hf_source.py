@@ -8,7 +8,9 @@ verified: sha256 and size against the tree's ``lfs`` entry for LFS files, git bl
 a mismatching cached copy is deleted and downloaded once more before :class:`ChecksumMismatch`.
 
 Endpoint, token and cache folder are passed explicitly to every client call (the library reads its
-environment only at import). The token never appears in errors or logs.
+environment only at import). The token is cleaned as ``huggingface_hub`` cleans ``HF_TOKEN`` (line
+breaks removed, surrounding whitespace stripped, empty means none) and never appears in errors or
+logs, in any form (see :func:`~datasets_pipeline.hub.retry.scrub`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from .card import card_layout
 from .checksum import Digest, file_digest
 from .hf_errors import translate
 from .layout import Layout, describe_available, merge_splits, parquet_branch_layout
-from .retry import Retrier, default_sleep, safe_cause
+from .retry import MAX_TOTAL_WAIT, Retrier, default_sleep, safe_cause
 from .source import SourceFile, SplitFiles
 
 T = TypeVar("T")
@@ -43,6 +45,29 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 PARQUET_REF = "refs/convert/parquet"
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _CHECKSUM_TRIES = 2  # a mismatching copy is evicted and downloaded once more
+MAX_WAIT_ENV = "DATASETS_PIPELINE_HUB_MAX_WAIT"
+
+
+def clean_token(token: str | None) -> str | None:
+    """``token`` as ``huggingface_hub`` uses ``HF_TOKEN``: ``\\r``/``\\n`` removed, surrounding
+    whitespace stripped, None when nothing is left (a token pasted from a file ends in a newline)."""
+    if token is None:
+        return None
+    return token.replace("\r", "").replace("\n", "").strip() or None
+
+
+def max_wait_from_env() -> float:
+    """The total retry wait per step: ``DATASETS_PIPELINE_HUB_MAX_WAIT`` seconds, else :data:`MAX_TOTAL_WAIT`."""
+    value = os.environ.get(MAX_WAIT_ENV, "").strip()
+    if not value:
+        return MAX_TOTAL_WAIT
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{MAX_WAIT_ENV} must be a number of seconds, not {value!r}") from None
+    if seconds < 0:
+        raise ValueError(f"{MAX_WAIT_ENV} must be at least 0, not {value!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -95,12 +120,15 @@ class HubSource:
         max_backoff: float = 30.0,
         sleep: Callable[[float], None] = default_sleep,
         max_workers: int = 4,
+        max_total_wait: float = MAX_TOTAL_WAIT,
     ) -> None:
         self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._token = token or None
+        self._token = clean_token(token)
         self.cache_dir = str(cache_dir) if cache_dir is not None else _default_cache_dir()
         self.max_workers = max(1, max_workers)
-        self._retrier = Retrier(max_attempts, backoff, max_backoff, sleep, secret=self._token)
+        self._retrier = Retrier(
+            max_attempts, backoff, max_backoff, sleep, secret=self._token, max_total_wait=max_total_wait
+        )
         self._api = HfApi(
             endpoint=self.endpoint,
             token=self._token or False,
@@ -113,7 +141,8 @@ class HubSource:
     @classmethod
     def from_env(cls, **kwargs: Any) -> "HubSource":
         """A source configured from ``HF_ENDPOINT``, ``HF_TOKEN`` and ``HF_HOME`` (cache ``$HF_HOME/hub``,
-        or ``HF_HUB_CACHE``), read now rather than at import."""
+        or ``HF_HUB_CACHE``) and ``DATASETS_PIPELINE_HUB_MAX_WAIT``, read now rather than at import."""
+        kwargs.setdefault("max_total_wait", max_wait_from_env())
         return cls(
             endpoint=os.environ.get("HF_ENDPOINT") or None,
             token=os.environ.get("HF_TOKEN") or None,
@@ -125,6 +154,11 @@ class HubSource:
     def token(self) -> str | None:
         """The token sent to the Hub (never shown in ``repr``, errors or logs)."""
         return self._token
+
+    @property
+    def max_total_wait(self) -> float:
+        """Seconds this source may wait between retries in total (one step of a run)."""
+        return self._retrier.max_total_wait
 
     @property
     def has_token(self) -> bool:
