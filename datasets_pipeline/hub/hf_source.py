@@ -31,7 +31,7 @@ from huggingface_hub.hf_api import RepoFile
 
 from .. import __version__
 from ..errors import ChecksumMismatch, DatasetsPipelineError, SourceError, SplitNotFound
-from .card import card_layout
+from .card import card_layout, describe_ignored, ignored_for_extension
 from .checksum import Digest, file_digest
 from .hf_errors import translate
 from .layout import Layout, describe_available, merge_splits, parquet_branch_layout
@@ -279,8 +279,10 @@ class HubSource:
             paths = from_branch.get(config, {}).get(split)
             if not paths or branch_sha is None:
                 available = describe_available(merge_splits(from_card, from_branch))
+                ignored = describe_ignored(ignored_for_extension(card, list(tree), config, split))
                 raise SplitNotFound(
-                    f"dataset repo {repo_id!r} at {revision} ({sha[:12]}) has no data files for this config and split",
+                    f"dataset repo {repo_id!r} at {revision} ({sha[:12]}) has no data files for this config and split"
+                    + (f"; {ignored}" if ignored else ""),
                     config=config,
                     split=split,
                     hint=f"available config/split pairs: {available}",
