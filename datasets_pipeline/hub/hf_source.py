@@ -6,6 +6,8 @@ branch moving mid-run cannot mix two commits. Split files come from the card's `
 from the ``refs/convert/parquet`` branch (pinned through ``list_repo_refs``). Each download is
 verified: sha256 and size against the tree's ``lfs`` entry for LFS files, git blob sha1 otherwise;
 a mismatching cached copy is deleted and downloaded once more before :class:`ChecksumMismatch`.
+Files are downloaded into the ``huggingface_hub`` cache layout by :mod:`.resumable`, which resumes
+a partial download left by a failed attempt or a killed process with a ``Range`` request.
 
 Endpoint, token and cache folder are passed explicitly to every client call (the library reads its
 environment only at import). The token is cleaned as ``huggingface_hub`` cleans ``HF_TOKEN`` (line
@@ -25,7 +27,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import quote
 
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import HfApi
+from huggingface_hub.utils import build_hf_headers
 from huggingface_hub.errors import RevisionNotFoundError
 from huggingface_hub.hf_api import RepoFile
 
@@ -35,6 +38,7 @@ from .card import card_layout, describe_ignored, ignored_for_extension
 from .checksum import Digest, file_digest
 from .hf_errors import translate
 from .layout import Layout, describe_available, merge_splits, parquet_branch_layout
+from .resumable import fetch_to_cache
 from .retry import MAX_TOTAL_WAIT, Retrier, default_sleep, safe_cause
 from .source import SourceFile, SplitFiles
 
@@ -84,6 +88,15 @@ class TreeFile:
     def of(cls, entry: RepoFile) -> "TreeFile":
         lfs = entry.lfs
         return cls(entry.path, entry.size, entry.blob_id, lfs.sha256 if lfs else None, lfs.size if lfs else None)
+
+    @property
+    def etag(self) -> str:
+        """What the Hub's ETag (and the cache's blob name) is for this file: sha256 for LFS, else git sha1."""
+        return self.lfs_sha256 if self.lfs_sha256 is not None else self.oid
+
+    @property
+    def expected_size(self) -> int:
+        return self.lfs_size if self.lfs_sha256 is not None and self.lfs_size is not None else self.size
 
     def mismatch(self, digest: Digest) -> tuple[str, str, str] | None:
         """``(what, expected, actual)`` when ``digest`` is not this file's content, else None."""
@@ -316,16 +329,20 @@ class HubSource:
         url = f"{self.endpoint}/datasets/{repo_id}/resolve/{revision}/{quote(entry.path)}"
 
         def fetch() -> str:
-            return hf_hub_download(
-                repo_id,
-                entry.path,
-                repo_type="dataset",
-                revision=revision,
-                endpoint=self.endpoint,
-                token=self._token or False,
-                cache_dir=self.cache_dir,
-                library_name="datasets_pipeline",
-                library_version=__version__,
+            headers = build_hf_headers(
+                token=self._token or False, library_name="datasets_pipeline", library_version=__version__
+            )
+            return str(
+                fetch_to_cache(
+                    url=url,
+                    headers=headers,
+                    cache_dir=self.cache_dir,
+                    repo_id=repo_id,
+                    revision=revision,
+                    path=entry.path,
+                    etag=entry.etag,
+                    expected_size=entry.expected_size,
+                )
             )
 
         problem: tuple[str, str, str] | None = None
