@@ -74,6 +74,7 @@ def _materialize_demo() -> None:
 
     from . import api
     from .defs.assets import catalog_assets
+    from .defs.run_health import WORKER_TAG, this_worker
     from .definitions import resources as build_resources
 
     instance = dg.DagsterInstance.get()
@@ -82,7 +83,7 @@ def _materialize_demo() -> None:
     for selection, partition in DEMO_RUNS:
         result = dg.materialize(
             assets, selection=selection, partition_key=partition, instance=instance, resources=resources,
-            tags={"source": "demo"},
+            tags={"source": "demo", WORKER_TAG: this_worker()},  # a killed demo run is detected as dead
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         status = "ok" if result.success else "FAILED"
