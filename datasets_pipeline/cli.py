@@ -5,7 +5,8 @@
   fresh SQLite ``DAGSTER_HOME`` would otherwise race to create the same tables and can leave it broken.
 - ``python -m datasets_pipeline demo``: ``init``, materialize the demo datasets, serve the UI.
 - ``python -m datasets_pipeline free-dead-runs``: mark started runs whose worker process is gone as
-  failed and free their pool slots (what the daemon's run monitoring does, at once).
+  failed and free their pool slots, and those ended runs still hold (what the daemon's run
+  monitoring does, at once).
 """
 
 from __future__ import annotations
@@ -102,9 +103,9 @@ def _free_dead_runs() -> int:
 
     with dg.DagsterInstance.get() as instance:
         freed = free_dead_runs(instance)
-    for run_id, reason in freed:
-        print(f"run {run_id}: {reason}; marked failed, pool slots freed")
-    print(f"{len(freed)} dead run(s) freed")
+    for run_id, what in freed:
+        print(f"run {run_id}: {what}")
+    print(f"{len(freed)} run(s) freed")
     return 0
 
 

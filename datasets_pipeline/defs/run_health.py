@@ -105,22 +105,31 @@ class MonitoredRunLauncher(DefaultRunLauncher):
 
 
 def free_dead_runs(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
-    """Mark every started run whose worker is gone as failed and free its pool slots now.
+    """Mark every started run whose worker is gone as failed, and free the pool slots of those runs and
+    of finished runs that still hold some; now, without the daemon.
 
-    Returns ``(run_id, reason)`` of the runs it freed. Only runs tagged with a worker of this host
-    are judged (see :func:`worker_gone`).
+    Returns ``(run_id, what was done)`` per run freed. Only runs tagged with a worker of this host are judged
+    dead (see :func:`worker_gone`).
     """
     freed = []
-    records = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
-    for record in records:
+    storage = instance.event_log_storage
+    for record in instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
         run = record.dagster_run
         reason = worker_gone(run_worker(run))
         if reason is None:
             continue
         instance.report_run_failed(run, f"Run marked failed: {reason} (killed?); its pool slots were freed.")
-        if instance.event_log_storage.supports_global_concurrency_limits:
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        freed.append((run.run_id, reason))
+        if storage.supports_global_concurrency_limits:
+            storage.free_concurrency_slots_for_run(run.run_id)
+        freed.append((run.run_id, f"{reason}: marked failed, pool slots freed"))
+    if storage.supports_global_concurrency_limits:
+        done = {run_id for run_id, _ in freed}
+        for run_id in sorted(set(storage.get_concurrency_run_ids()) - done):
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                storage.free_concurrency_slots_for_run(run_id)
+                status = run.status.value if run is not None else "deleted"
+                freed.append((run_id, f"ended ({status}) but still held pool slots: freed"))
     return freed
 
 
