@@ -163,3 +163,25 @@ def test_free_dead_runs_command_frees_killed_runs_without_the_daemon(hub_server,
                            timeout=240)  # fmt: skip
     assert again.returncode == 0, again.stderr[-3000:]
     assert read_table(data_dir / "raw" / "gsm8k" / "main" / "test.arrow").num_rows == 1319
+
+
+def test_worker_liveness_sees_killed_zombie_and_reused_pids_and_leaves_other_hosts_alone():
+    import socket
+
+    from datasets_pipeline.defs.run_health import process_start, this_worker, worker_gone
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _wait(lambda: process_start(proc.pid) is not None, 10, "the process")
+        tag = f"{socket.gethostname()}:{proc.pid}:{process_start(proc.pid)}"
+        assert worker_gone(tag) is None
+        assert worker_gone(f"{socket.gethostname()}:{proc.pid}:1").endswith("(the pid now belongs to another process)")
+        os.kill(proc.pid, signal.SIGKILL)
+        _wait(lambda: worker_gone(tag) is not None, 10, "the kill")
+        assert worker_gone(tag) == f"its run worker process {proc.pid} on {socket.gethostname()} is gone (a zombie)"
+    finally:
+        proc.kill()
+        proc.wait()
+    assert worker_gone(tag) == f"its run worker process {proc.pid} on {socket.gethostname()} is gone"
+    assert worker_gone(f"another-host:{proc.pid}:1") is None and worker_gone(None) is None
+    assert worker_gone(this_worker()) is None

@@ -40,15 +40,20 @@ _BLOCKED_PREFIXES = ("Step blocked by limit for pool", "Step still blocked by li
 # --- the run worker's identity ---------------------------------------------------------------------
 
 
-def process_start(pid: int) -> str | None:
-    """The start time of process ``pid`` in clock ticks since boot (Linux ``/proc``), or None."""
+def _proc_stat(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (Linux), or None."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read()
     except OSError:
         return None
-    fields = stat[stat.rfind(b")") + 2 :].split()
-    return fields[19].decode() if len(fields) > 19 else None
+    return stat[stat.rfind(b")") + 2 :].split()
+
+
+def process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (Linux ``/proc``), or None."""
+    fields = _proc_stat(pid)
+    return fields[19].decode() if fields is not None and len(fields) > 19 else None
 
 
 def this_worker() -> str:
@@ -74,7 +79,10 @@ def worker_gone(worker: str | None) -> str | None:
         return f"its run worker process {pid} on {host} is gone"
     except PermissionError:
         pass  # exists, owned by another user
-    if start and process_start(pid) not in (None, start):
+    fields = _proc_stat(pid)
+    if fields and fields[0] in (b"Z", b"X"):
+        return f"its run worker process {pid} on {host} is gone (a zombie)"
+    if start and fields is not None and len(fields) > 19 and fields[19].decode() != start:
         return f"its run worker process {pid} on {host} is gone (the pid now belongs to another process)"
     return None
 
