@@ -15,6 +15,15 @@ from datasets_pipeline_tests.dagster_runs import REPO_ROOT
 from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files
 
 
+OPEN_INSTANCE = """
+import dagster as dg
+with dg.DagsterInstance.get() as instance:
+    instance.get_runs(limit=1)
+    instance.event_log_storage.get_concurrency_keys()
+print("ok")
+"""
+
+
 def test_two_concurrent_first_runs_on_a_fresh_instance_after_init_both_succeed(hub_server, tmp_path, data_dir, monkeypatch):
     hub_server.add_repo("openai/gsm8k", gsm8k_repo_files())
     home = tmp_path / "fresh" / "dagster_home"  # does not exist yet
@@ -37,7 +46,15 @@ def test_two_concurrent_first_runs_on_a_fresh_instance_after_init_both_succeed(h
                          stderr=subprocess.PIPE, text=True)  # fmt: skip
         for partition in ("main/test", "socratic/test")
     ]
+    # and, at the same time, four more processes opening the instance for the first time (without the
+    # init step, four such processes broke a fresh SQLite instance in 4 of 6 tries: "more than one head")
+    procs += [
+        subprocess.Popen([sys.executable, "-c", OPEN_INSTANCE], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+        for _ in range(4)
+    ]
     results = [p.communicate(timeout=300) for p in procs]
+    assert [out.strip() for _, (out, _) in zip(range(6), results)][2:] == ["ok"] * 4
     for proc, (_, err) in zip(procs, results):
         assert proc.returncode == 0, err[-3000:]
         assert "alembic" not in err.lower() and "already exists" not in err
