@@ -173,8 +173,7 @@ def pool_wait_message(instance: dg.DagsterInstance, step_key: str, pool: str) ->
     else:
         text += (
             ". If a holding run was killed, the Dagster daemon's run monitoring (`dagster dev` or "
-            f"`dagster-daemon run`) marks it failed and frees its slots, or run `{FREE_COMMAND}`; "
-            "the UI shows the pool under Deployment > Concurrency"
+            f"`dagster-daemon run`) marks it failed and frees its slots, or run `{FREE_COMMAND}`"
         )
     return text
 
