@@ -99,6 +99,10 @@ class ConversionError(DatasetsPipelineError):
     """A converter could not turn raw rows into the family's columns."""
 
 
+class StorageFullError(DatasetsPipelineError, OSError):
+    """The disk (or quota) filled up while writing; the previous version of the file is kept."""
+
+
 class UnsafePathError(DatasetsPipelineError, ValueError):
     """A name or partition key would escape the data folder."""
 

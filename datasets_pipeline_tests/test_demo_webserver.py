@@ -94,4 +94,5 @@ def test_offline_demo_materializes_and_serves_the_ui(tmp_path: Path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         log.close()
-    assert (tmp_path / "data" / "dataset_dict" / "gsm8k" / "main" / "dataset_dict.json").exists()
+    assert (tmp_path / "data" / "dataset_dict" / "humaneval" / "openai_humaneval" / "dataset_dict.json").exists()
+    assert not (tmp_path / "data" / "dataset_dict" / "gsm8k").exists()  # its train split is not bundled

@@ -201,8 +201,8 @@ def test_killed_dagster_run_loses_nothing_and_the_next_run_recovers(hub_server, 
     path = data_dir / "raw" / "gsm8k" / "main" / "test.arrow"
     good = path.read_bytes()
 
-    files = gsm8k_repo_files()
-    files["main/test-00000-of-00001.parquet"] = gsm8k_repo_files(train_rows=7)["main/train-00000-of-00001.parquet"]
+    files = gsm8k_repo_files()  # the new revision: 1,000 rows (fewer, but within the allowed row loss)
+    files["main/test-00000-of-00001.parquet"] = gsm8k_repo_files(train_rows=1000)["main/train-00000-of-00001.parquet"]
     new_sha = hub_server.update_repo(REPO, files)
     stall = hub_server.add_fault(Fault(path=r"/resolve/" + new_sha + r"/main/test-", method="GET", kind="delay", delay=60, times=1))
     proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -227,7 +227,7 @@ def test_killed_dagster_run_loses_nothing_and_the_next_run_recovers(hub_server, 
 
     second = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert read_table(path).num_rows == 7
+    assert read_table(path).num_rows == 1000
     assert sorted(p.name for p in path.parent.iterdir()) == ["test.arrow"]
 
 

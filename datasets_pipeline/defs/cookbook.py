@@ -1,28 +1,30 @@
-"""``cookbook/<name>``: raw rows normalized to the dataset's family columns, each with a ``uid``."""
+"""``cookbook/<name>``: raw rows normalized to the dataset's family columns, each with a ``uid``.
 
+Staged, checked (family rules and row count block; duplicate uids and quality warn), then published;
+the materialization records the raw file's lineage (Hub revision sha, source files with sha256).
+"""
+
+import time
 
 import dagster as dg
 import pyarrow as pa
 
 from ..catalog.spec import DatasetSpec
-from ..errors import DatasetsPipelineError
+from ..engine.uid import UID_ALGORITHM
 from ..paths import check_partition_key
+from ..steps.checks import COOKBOOK_CHECKS, cookbook_checks
 from ..steps.cookbook import convert_stream
+from ..steps.raw import file_lineage
+from ..steps.staging import publish_checked, stage_split
+from .checks import check_results, check_specs, gated
+from .metadata import table_metadata
 from .partitions import split_partitions
 from .spec_metadata import spec_metadata
 
 
 def build_cookbook_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
-    """The normalized asset of one catalog dataset, with its family-rule and duplicate-uid checks."""
+    """The normalized asset of one catalog dataset, with its family-rule, row-count, duplicate-uid and quality checks."""
     key = dg.AssetKey(["cookbook", spec.name])
-    checks = [
-        dg.AssetCheckSpec(
-            "family_rules", asset=key, blocking=True, description=f"Every row satisfies the {spec.family} family's rules."
-        ),
-        dg.AssetCheckSpec(
-            "duplicate_uids", asset=key, description="Rows whose uid repeats (a warning: dedup is an explicit step)."
-        ),
-    ]
 
     @dg.asset(
         key=key,
@@ -32,32 +34,40 @@ def build_cookbook_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         kinds={"arrow"},
         description=f"{spec.name} as {spec.family} rows ({', '.join(spec.schema.names)}).\n\n{spec.description}",
         metadata=spec_metadata(spec),
-        code_version=f"{spec.family}-{spec.converter.version}",
+        code_version=f"{spec.family}-{spec.converter.version}-{UID_ALGORITHM}",
         io_manager_key="arrow_io_manager",
+        required_resource_keys={"arrow_io_manager"},
         tags={"family": spec.family},
-        check_specs=checks,
+        check_specs=check_specs(
+            key, COOKBOOK_CHECKS, split_partitions(spec.name),
+            family_rules=f"Every row satisfies the {spec.family} family's rules.",
+        ),
     )
     def _cookbook(context: dg.AssetExecutionContext, raw: pa.Table):
+        started = time.time()
         config, split = check_partition_key(context.partition_key)
-        try:
+        path = context.resources.arrow_io_manager.split_path(key.path, context.partition_key)
+        upstream = file_lineage(raw.schema)
+        if not upstream:
+            context.log.warning(f"raw/{spec.name} {config}/{split} records no lineage: materialize it again to record it")
+
+        def run():
             stream = convert_stream(spec, raw, config, split)
-            yield dg.Output(stream)
-        except DatasetsPipelineError as exc:
-            raise exc.with_context(dataset=spec.name, config=config, split=split)
-        stats = stream.stats
+            with stage_split(str(path), stream, started=started) as staged:
+                if staged.removed_temporaries:
+                    context.log.warning(f"removed stale temporaries of {path}: {staged.removed_temporaries}")
+                stats = stream.stats
+                outcomes = cookbook_checks(stats, staged.stats.rows, staged.previous_rows)
+                extra = {**upstream, **stream.lineage, **stats}
+                metadata = table_metadata(staged.read(), staged.stats, extra, partitioned=True)
+                publish_checked(staged, outcomes)
+            return stats, outcomes, metadata
+
+        stats, outcomes, metadata = yield from gated(run, key.to_user_string(), dataset=spec.name, config=config, split=split)
         context.log.info(
             f"{spec.name} {config}/{split}: kept {stats['rows_kept']} of {stats['rows_in']} rows; dropped "
             f"{stats['dropped_by_reason'] or 'none'}; {stats['duplicate_uids']} duplicate uid(s)"
         )
-        broken = {rule: n for rule, n in stats["rule_violations"].items() if n}
-        yield dg.AssetCheckResult(
-            check_name="family_rules", passed=not broken, metadata={"violations": stats["rule_violations"]}
-        )
-        yield dg.AssetCheckResult(
-            check_name="duplicate_uids",
-            passed=stats["duplicate_uids"] == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={"duplicate_uids": stats["duplicate_uids"], "rows": stats["rows_kept"]},
-        )
+        yield dg.MaterializeResult(metadata=metadata, check_results=check_results(outcomes))
 
     return _cookbook

@@ -1,6 +1,11 @@
-"""``dataset_dict/<name>``: one folder per config in the exact ``save_to_disk`` layout."""
+"""``dataset_dict/<name>``: one folder per config in the exact ``save_to_disk`` layout.
+
+Checks first (every split the plan needs is materialized), then a new version folder is written and
+checked, and only then switched in (:func:`datasets_pipeline.steps.dataset_dict.write_dataset_dict`).
+"""
 
 
+import inspect
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -9,15 +14,27 @@ import pyarrow as pa
 
 from ..catalog import get_spec
 from ..catalog.spec import DatasetSpec
-from ..paths import check_segment, data_root, local_path
-from ..steps.dataset_dict import math_rl_tables, plan_splits, write_dataset_dict
+from ..paths import check_segment, is_remote, local_path
+from ..steps.checks import DATASET_DICT_CHECKS, complete_splits
+from ..steps.dataset_dict import (
+    WRITER_VERSION,
+    math_rl_tables,
+    plan_splits,
+    plan_version,
+    required_splits,
+    write_dataset_dict,
+)
+from .checks import check_results, check_specs, gated
 from .partitions import config_partitions, splits_of_config
 from .spec_metadata import spec_metadata
 
+_MATH_RL_SEED = inspect.signature(math_rl_tables).parameters.get("seed")
 
-def dataset_dict_folder(name: str, config: str) -> Path:
-    """``$DATASETS_PIPELINE_DATA/dataset_dict/<name>/<config>`` (a symlink to the current version)."""
-    return local_path(data_root(), f"dataset_dict/{check_segment(name)}/{check_segment(config, 'config')}")
+
+def dataset_dict_folder(root: str, name: str, config: str) -> Path | str:
+    """``<root>/dataset_dict/<name>/<config>`` (a symlink to the current version, or a pointer when remote)."""
+    rel = f"dataset_dict/{check_segment(name)}/{check_segment(config, 'config')}"
+    return f"{root.rstrip('/')}/{rel}" if is_remote(root) else local_path(root, rel)
 
 
 def _by_partition(context: dg.AssetExecutionContext, input_name: str, value: Any) -> dict[str, pa.Table]:
@@ -28,9 +45,10 @@ def _by_partition(context: dg.AssetExecutionContext, input_name: str, value: Any
     return {keys[0]: value} if value is not None else {}
 
 
-def _result(path: Path, written: dict[str, Any], splits: dict[str, int]) -> dg.MaterializeResult:
+def _result(path: Path | str, written: dict[str, Any], splits: dict[str, int]) -> dg.MaterializeResult:
     stats = written["stats"]
     return dg.MaterializeResult(
+        check_results=check_results(written["outcomes"]),
         metadata={
             "path": dg.MetadataValue.path(str(path)),
             "splits": dg.MetadataValue.json(splits),
@@ -44,9 +62,10 @@ def _result(path: Path, written: dict[str, Any], splits: dict[str, int]) -> dg.M
 
 def build_dataset_dict_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
     """The DatasetDict asset of one dataset, partitioned by config."""
+    key = dg.AssetKey(["dataset_dict", spec.name])
 
     @dg.asset(
-        key=["dataset_dict", spec.name],
+        key=key,
         ins={
             "splits": dg.AssetIn(
                 key=["cookbook", spec.name],
@@ -60,21 +79,23 @@ def build_dataset_dict_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         description=f"{spec.name} as a `datasets.DatasetDict` folder per config (open with `datasets.load_from_disk` "
         f"or `datasets_pipeline.dataset_dict_path`).",
         metadata=spec_metadata(spec),
-        code_version="1",
+        code_version=f"writer-{WRITER_VERSION}-{plan_version(spec)}",
+        required_resource_keys={"arrow_io_manager"},
+        check_specs=check_specs(key, DATASET_DICT_CHECKS, config_partitions(spec.name)),
     )
-    def _dataset_dict(context: dg.AssetExecutionContext, splits) -> dg.MaterializeResult:
+    def _dataset_dict(context: dg.AssetExecutionContext, splits):
         config = check_segment(context.partition_key, "config")
         tables = {key.split("/", 1)[1]: t for key, t in _by_partition(context, "splits", splits).items()}
-        missing = [s for s in spec.splits[config] if s not in tables]
-        if not tables:
-            raise dg.Failure(f"{spec.name} config {config!r}: no cookbook split is materialized yet")
-        if missing:
-            context.log.warning(f"{spec.name} {config}: cookbook splits not materialized, left out: {missing}")
-        ordered = {s: tables[s] for s in spec.splits[config] if s in tables}
-        planned = plan_splits(spec, ordered)
-        path = dataset_dict_folder(spec.name, config)
-        written = write_dataset_dict(path, planned)
-        return _result(path, written, {name: p.num_rows for name, p in planned.items()})
+        path = dataset_dict_folder(context.resources.arrow_io_manager.root, spec.name, config)
+
+        def run():
+            complete = complete_splits([f"{config}/{s}" for s in required_splits(spec, config)], (f"{config}/{s}" for s in tables))
+            ordered = {s: tables[s] for s in spec.splits[config] if s in tables}
+            planned = plan_splits(spec, ordered) if complete.passed else {}
+            return planned, write_dataset_dict(path, planned, checks=[complete])
+
+        planned, written = yield from gated(run, key.to_user_string(), dataset=spec.name, config=config)
+        yield _result(path, written, {name: p.num_rows for name, p in planned.items()})
 
     return _dataset_dict
 
@@ -82,26 +103,53 @@ def build_dataset_dict_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
 def build_math_rl_asset() -> dg.AssetsDefinition:
     """``dataset_dict/math_rl``: the math RL recipe's train (12,000 rows) and MATH-500 test."""
     hendrycks, math500 = get_spec("hendrycks_math"), get_spec("math500")
+    key = dg.AssetKey(["dataset_dict", "math_rl"])
+    seed = _MATH_RL_SEED.default if _MATH_RL_SEED is not None else None
+    needed = [
+        f"{layer}/{spec.name}:{k}" for layer in ("cookbook", "raw") for spec in (hendrycks, math500) for k in spec.partition_keys
+    ]
+    configs = hendrycks.configs
 
     @dg.asset(
-        key=["dataset_dict", "math_rl"],
+        key=key,
         ins={
-            "hendrycks": dg.AssetIn(key=["cookbook", hendrycks.name], partition_mapping=dg.AllPartitionMapping()),
-            "math500": dg.AssetIn(key=["cookbook", math500.name], partition_mapping=dg.AllPartitionMapping()),
+            "hendrycks": dg.AssetIn(key=["cookbook", hendrycks.name], partition_mapping=dg.AllPartitionMapping(),
+                                    metadata={"allow_missing_partitions": True}),
+            "math500": dg.AssetIn(key=["cookbook", math500.name], partition_mapping=dg.AllPartitionMapping(),
+                                  metadata={"allow_missing_partitions": True}),
+            "hendrycks_raw": dg.AssetIn(key=["raw", hendrycks.name], partition_mapping=dg.AllPartitionMapping(),
+                                        metadata={"allow_missing_partitions": True}),
+            "math500_raw": dg.AssetIn(key=["raw", math500.name], partition_mapping=dg.AllPartitionMapping(),
+                                      metadata={"allow_missing_partitions": True}),
         },
         group_name="math",
         kinds={"huggingface", "arrow"},
         description="Math RL recipe: hendrycks_math train+test of all configs minus MATH-500 problems, "
-        "shuffled with seed 0, as train; MATH-500 as test.",
+        "shuffled with seed 0, then rows without a boxed answer removed, as train; MATH-500 as test.",
         metadata=spec_metadata(hendrycks) | {"recipe": "math_rl"},
-        code_version="1",
+        code_version=f"writer-{WRITER_VERSION}-math_rl-shuffle{seed}-raw-positions",
+        required_resource_keys={"arrow_io_manager"},
+        check_specs=check_specs(key, DATASET_DICT_CHECKS),
     )
-    def _math_rl(context: dg.AssetExecutionContext, hendrycks, math500) -> dg.MaterializeResult:
+    def _math_rl(context: dg.AssetExecutionContext, hendrycks, math500, hendrycks_raw, math500_raw):
         h = _by_partition(context, "hendrycks", hendrycks)
-        m = next(iter(_by_partition(context, "math500", math500).values()))
-        planned = math_rl_tables(h, m)
-        path = dataset_dict_folder("math_rl", "default")
-        written = write_dataset_dict(path, planned)
-        return _result(path, written, {name: p.num_rows for name, p in planned.items()})
+        m500 = _by_partition(context, "math500", math500)
+        h_raw = _by_partition(context, "hendrycks_raw", hendrycks_raw)
+        m500_raw = _by_partition(context, "math500_raw", math500_raw)
+        path = dataset_dict_folder(context.resources.arrow_io_manager.root, "math_rl", "default")
+
+        def run():
+            got = {"cookbook": {"hendrycks_math": h, "math500": m500}, "raw": {"hendrycks_math": h_raw, "math500": m500_raw}}
+            present = [f"{layer}/{name}:{k}" for layer, tables in got.items() for name, parts in tables.items() for k in parts]
+            complete = complete_splits(needed, present)
+            planned = (
+                math_rl_tables(h, h_raw, next(iter(m500.values())), next(iter(m500_raw.values())), configs=configs)
+                if complete.passed
+                else {}
+            )
+            return planned, write_dataset_dict(path, planned, checks=[complete])
+
+        planned, written = yield from gated(run, key.to_user_string(), dataset="math_rl", config="default")
+        yield _result(path, written, {name: p.num_rows for name, p in planned.items()})
 
     return _math_rl

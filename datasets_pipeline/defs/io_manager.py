@@ -1,32 +1,43 @@
 """Arrow IO manager: one Arrow IPC file per asset partition under ``DATASETS_PIPELINE_DATA``.
 
-Writes go batch by batch through :func:`datasets_pipeline.engine.ipc.write_batches` (temp file, fsync,
-rename), so a failed or killed run never leaves a partial file and never destroys the last good one.
-Reads are memory-mapped (zero copy) for local roots. No pickle anywhere.
+Assets write their own files (stage, check, publish: :mod:`datasets_pipeline.steps.staging`) at the
+path :meth:`ArrowIOManager.split_path` gives, and return a ``MaterializeResult``; the IO manager then
+loads those files as inputs of downstream assets, memory-mapped (zero copy) for local roots. It is
+the one place asset paths are computed. Plain ``pyarrow.Table`` outputs are still stored atomically
+(temp file, fsync, rename). No pickle anywhere.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import dagster as dg
 import pyarrow as pa
 from upath import UPath
 
-from ..engine.ipc import WriteStats, read_table, write_batches, write_table
+from ..engine.ipc import WriteStats, read_table, write_table
 from ..paths import check_partition_key, check_segment, data_root
-from ..steps.stream import SplitStream
 from .metadata import table_metadata
 
 
 class ArrowIOManager(dg.UPathIOManager):
-    """Stores ``pyarrow.Table`` and :class:`SplitStream` outputs as Arrow IPC files."""
+    """Loads the Arrow IPC files of asset partitions; stores ``pyarrow.Table`` outputs."""
 
     extension = ".arrow"
 
     def __init__(self, base_path: UPath | None = None) -> None:
         super().__init__(base_path=base_path)
         self._written: dict[int, tuple[str, WriteStats]] = {}
+
+    @property
+    def root(self) -> str:
+        """The data root (a local folder or an fsspec URL)."""
+        return str(self._base_path)
+
+    def split_path(self, key: Sequence[str], partition: str) -> UPath:
+        """The file of asset ``key`` (e.g. ``["raw", "gsm8k"]``) for ``partition``: ``<root>/raw/gsm8k/main/test.arrow``."""
+        asset_path = self._base_path.joinpath(*(check_segment(part, "asset key part") for part in key))
+        return self._with_extension(self.make_safe_partition_path(asset_path, partition))
 
     def make_safe_partition_path(self, base_path: UPath, partition: str) -> UPath:
         config, split = check_partition_key(partition) if "/" in partition else (check_segment(partition, "partition key"), None)
@@ -36,13 +47,12 @@ class ArrowIOManager(dg.UPathIOManager):
         return self.make_safe_partition_path(path, partition)
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
-        if isinstance(obj, SplitStream):
-            stats = write_batches(str(path), obj, schema=obj.schema)
-        elif isinstance(obj, pa.Table):
-            stats = write_table(str(path), obj)
-        else:
-            raise TypeError(f"ArrowIOManager stores pyarrow.Table or SplitStream outputs, not {type(obj).__name__}")
-        self._written[id(obj)] = (str(path), stats)
+        if not isinstance(obj, pa.Table):
+            raise TypeError(
+                f"ArrowIOManager stores pyarrow.Table outputs, not {type(obj).__name__}; "
+                "assets that stream write their own file (datasets_pipeline.steps.staging)"
+            )
+        self._written[id(obj)] = (str(path), write_table(str(path), obj))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pa.Table:
         return read_table(str(path))
@@ -51,10 +61,7 @@ class ArrowIOManager(dg.UPathIOManager):
         path, stats = self._written.pop(id(obj), (None, None))
         if not isinstance(stats, WriteStats):
             return {}
-        extra: dict[str, Any] = {}
-        if isinstance(obj, SplitStream):
-            extra = {**obj.lineage, **obj.stats}
-        return table_metadata(read_table(path), stats, extra, partitioned=context.has_asset_partitions)
+        return table_metadata(read_table(path), stats, {}, partitioned=context.has_asset_partitions)
 
 
 class ArrowIOManagerFactory(dg.ConfigurableIOManagerFactory):

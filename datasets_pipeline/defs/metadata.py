@@ -16,7 +16,7 @@ def column_schema(schema: pa.Schema) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in schema_columns(schema)])
 
 
-def _value(value: Any) -> Any:
+def metadata_value(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return dg.MetadataValue.text(str(value))
     if isinstance(value, int):
@@ -40,5 +40,5 @@ def table_metadata(table: pa.Table, stats: WriteStats, extra: dict[str, Any], *,
     if partitioned:
         meta["dagster/partition_row_count"] = dg.MetadataValue.int(table.num_rows)
     for key, value in extra.items():
-        meta[key] = _value(value)
+        meta[key] = metadata_value(value)
     return meta

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
+import re
+import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +17,12 @@ import fsspec
 import pyarrow as pa
 
 from datasets_pipeline.engine.writeback import Writeback
+from datasets_pipeline.errors import StorageFullError
 
 TMP_PREFIX = ".tmp-"
+# Which machine a temporary belongs to: its pid means something only there.
+HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,73 @@ def fsync_dir(folder: str | os.PathLike) -> None:
             os.close(fd)
 
 
+def temporary_name(name: str) -> str:
+    """The hidden name a file ``name`` is written under: ``.tmp-<name>.<host>-<pid>-<uuid>``.
+
+    Readers never open it; :func:`remove_stale_temporaries` can tell from it whether its writer still runs.
+    """
+    return f"{TMP_PREFIX}{name}.{HOST_TAG}-{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def _temporary_re(name: str) -> re.Pattern[str]:
+    return re.compile(rf"{re.escape(TMP_PREFIX + name)}\.(?:(?P<host>[0-9a-f]{{8}})-(?P<pid>\d+)-)?[0-9a-f]{{32}}")
+
+
+def _pid_alive(pid: int) -> bool:
+    """True if process ``pid`` of this machine exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            if fh.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                return False
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike, *, older_than: float | None = None) -> list[str]:
+    """Remove temporaries of the local file ``path`` whose writer is gone (e.g. killed with ``kill -9``).
+
+    Only ``.tmp-<name>.*`` files beside ``path`` are considered. One is stale when the process named
+    in it ran on this machine and no longer runs, or, when that cannot be told (a temporary of another
+    machine or of an older naming scheme), when it was last modified before ``older_than`` (a
+    ``time.time()`` value; ``None`` leaves those alone). Returns the names removed. Remote paths: no-op.
+    """
+    if not _is_local(path):
+        return []
+    target = Path(str(path).removeprefix("file://"))
+    pattern = _temporary_re(target.name)
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        if match["host"] == HOST_TAG:
+            stale = int(match["pid"]) != os.getpid() and not _pid_alive(int(match["pid"]))
+        else:
+            try:
+                stale = older_than is not None and entry.stat(follow_symlinks=False).st_mtime < older_than
+            except FileNotFoundError:
+                continue
+        if stale:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """True for the OSError of a full disk or an exhausted quota."""
+    return isinstance(exc, OSError) and exc.errno in _FULL
+
+
 @contextlib.contextmanager
 def atomic_local_file(path: str | os.PathLike, durable: bool = True) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``path``; on success fsync and rename it into place.
@@ -54,7 +129,7 @@ def atomic_local_file(path: str | os.PathLike, durable: bool = True) -> Iterator
     """
     target = Path(str(path).removeprefix("file://"))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f"{TMP_PREFIX}{target.name}.{uuid.uuid4().hex}"
+    tmp = target.parent / temporary_name(target.name)
     try:
         yield tmp
         if durable:
@@ -63,9 +138,22 @@ def atomic_local_file(path: str | os.PathLike, durable: bool = True) -> Iterator
         os.replace(tmp, target)
         if durable:
             fsync_dir(target.parent)
+    except OSError as exc:
+        if is_storage_full(exc):
+            raise storage_full_error(target, exc) from exc
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def storage_full_error(target: Path | str, exc: OSError) -> StorageFullError:
+    """The error of a write to ``target`` that filled the disk (the caller adds dataset, config, split)."""
+    return StorageFullError(
+        f"no space left on the device while writing {str(target)!r} ({os.strerror(exc.errno or errno.ENOSPC)}); "
+        "the published version, if any, is kept",
+        file=str(target),
+    )
 
 
 def _write(
@@ -107,6 +195,108 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     raise pa.ArrowInvalid(f"record batch schema {batch.schema} does not match the file schema {schema}")
 
 
+@dataclass
+class StagedFile:
+    """A complete Arrow file written under a hidden temporary name beside ``target``, not yet visible.
+
+    :meth:`publish` moves it into place in one rename (readers see the old file or the new one,
+    never a mix); :meth:`discard` removes it and leaves ``target`` as it was.
+    """
+
+    target: str
+    tmp: str
+    stats: WriteStats
+    durable: bool = True
+    done: bool = False
+
+    def read(self) -> pa.Table:
+        """The staged rows (memory-mapped when local), e.g. to evaluate checks before publishing."""
+        return read_table(self.tmp)
+
+    def publish(self) -> WriteStats:
+        if self.done:
+            raise RuntimeError(f"{self.tmp} was already published or discarded")
+        self.done = True
+        try:
+            if _is_local(self.target):
+                target = Path(self.target.removeprefix("file://"))
+                os.replace(self.tmp, target)
+                if self.durable:
+                    fsync_dir(target.parent)
+            else:
+                fs, fs_path = fsspec.core.url_to_fs(self.target)
+                fs.mv(fsspec.core.url_to_fs(self.tmp)[1], fs_path)
+        except BaseException as exc:
+            self._remove()
+            if is_storage_full(exc):
+                raise storage_full_error(self.target, exc) from exc
+            raise
+        return self.stats
+
+    def discard(self) -> None:
+        if not self.done:
+            self.done = True
+            self._remove()
+
+    def _remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError, OSError):
+            if _is_local(self.tmp):
+                os.unlink(self.tmp.removeprefix("file://"))
+            else:
+                fs, fs_path = fsspec.core.url_to_fs(self.tmp)
+                if fs.exists(fs_path):
+                    fs.rm(fs_path)
+
+
+def stage_batches(
+    path: str | os.PathLike,
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    schema: pa.Schema | None = None,
+    durable: bool = True,
+) -> StagedFile:
+    """Write record batches to a hidden temporary beside ``path``, one batch at a time, and stop there.
+
+    Memory stays bounded by one batch. Local writes send pages to disk as the file grows (see
+    :mod:`.writeback`) and fsync it when ``durable``. On any error the temporary is removed; a full
+    disk raises :class:`~datasets_pipeline.errors.StorageFullError` naming ``path``.
+    """
+    flat = _flatten_tables(batches)
+    if _is_local(path):
+        target = Path(str(path).removeprefix("file://"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / temporary_name(target.name)
+        try:
+            with pa.OSFile(str(tmp), "wb") as sink:
+                rows, count, schema = _write(sink, flat, schema, Writeback(sink.fileno()) if durable else None)
+            if durable:
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+            size = tmp.stat().st_size
+        except BaseException as exc:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            if is_storage_full(exc):
+                raise storage_full_error(target, exc) from exc
+            raise
+        return StagedFile(str(path), str(tmp), WriteStats(str(path), rows, size, count, schema), durable)
+    fs, fs_path = fsspec.core.url_to_fs(str(path))
+    parent = fs_path.rsplit("/", 1)[0]
+    tmp_path = f"{parent}/{temporary_name(fs_path.rsplit('/', 1)[-1])}"
+    fs.makedirs(parent, exist_ok=True)
+    try:
+        with fs.open(tmp_path, "wb") as fh:
+            sink = pa.PythonFile(fh, mode="w")
+            rows, count, schema = _write(sink, flat, schema)
+        size = fs.size(tmp_path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError, OSError):
+            if fs.exists(tmp_path):
+                fs.rm(tmp_path)
+        raise
+    staged = StagedFile(str(path), fs.unstrip_protocol(tmp_path), WriteStats(str(path), rows, int(size), count, schema))
+    return staged
+
+
 def write_batches(
     path: str | os.PathLike,
     batches: Iterable[pa.RecordBatch | pa.Table],
@@ -120,28 +310,7 @@ def write_batches(
     :mod:`.writeback`), a remote one writes a temporary object and moves it into place.
     ``durable=False`` leaves out the fsync (see :func:`atomic_local_file`).
     """
-    flat = _flatten_tables(batches)
-    if _is_local(path):
-        with atomic_local_file(path, durable) as tmp:
-            with pa.OSFile(str(tmp), "wb") as sink:
-                rows, count, schema = _write(sink, flat, schema, Writeback(sink.fileno()) if durable else None)
-            size = tmp.stat().st_size
-        return WriteStats(str(path), rows, size, count, schema)
-    fs, fs_path = fsspec.core.url_to_fs(str(path))
-    parent = fs_path.rsplit("/", 1)[0]
-    tmp = f"{parent}/{TMP_PREFIX}{fs_path.rsplit('/', 1)[-1]}.{uuid.uuid4().hex}"
-    fs.makedirs(parent, exist_ok=True)
-    try:
-        with fs.open(tmp, "wb") as fh:
-            sink = pa.PythonFile(fh, mode="w")
-            rows, count, schema = _write(sink, flat, schema)
-        size = fs.size(tmp)
-        fs.mv(tmp, fs_path)
-    finally:
-        with contextlib.suppress(FileNotFoundError, OSError):
-            if fs.exists(tmp):
-                fs.rm(tmp)
-    return WriteStats(str(path), rows, int(size), count, schema)
+    return stage_batches(path, batches, schema, durable).publish()
 
 
 def _flatten_tables(items: Iterable[pa.RecordBatch | pa.Table]) -> Iterator[pa.RecordBatch]:
@@ -185,3 +354,11 @@ def read_schema(path: str | os.PathLike) -> pa.Schema:
         return pa.ipc.open_file(pa.memory_map(str(path).removeprefix("file://"), "r")).schema
     with fsspec.open(str(path), "rb") as fh:
         return pa.ipc.open_file(pa.PythonFile(fh, mode="r")).schema
+
+
+def count_rows(path: str | os.PathLike) -> int:
+    """Rows of an Arrow IPC file, from its record batch headers (memory-mapped when local)."""
+    if _is_local(path):
+        reader = pa.ipc.open_file(pa.memory_map(str(path).removeprefix("file://"), "r"))
+        return sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
+    return sum(batch.num_rows for batch in iter_batches(path))

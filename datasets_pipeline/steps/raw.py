@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
+import json
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -15,11 +17,18 @@ from ..formats import detect_format, read_batches
 from ..hub.source import SplitFiles
 from .stream import SplitStream
 
-RAW_VERSION = "1"
+RAW_VERSION = "2"  # the reader's version: bump when the same source files would give other rows or schema
+LINEAGE_KEY = b"datasets_pipeline.lineage"  # schema metadata of a raw file: its source, as JSON
 
 
 def _file_schema(path: Path, name: str) -> pa.Schema:
-    """A source file's schema: the Parquet footer, or the first batch of a text format."""
+    """A source file's schema: the Parquet footer, or the first batch of a text format.
+
+    An empty file (0 bytes, or a text file without a single row or header) is a :class:`FormatError`
+    naming it: it would otherwise become a table with no columns.
+    """
+    if path.stat().st_size == 0:
+        raise FormatError("the source file is empty (0 bytes)", file=name)
     if detect_format(name) == "parquet":
         try:
             return pq.read_schema(path)
@@ -27,7 +36,7 @@ def _file_schema(path: Path, name: str) -> pa.Schema:
             raise FormatError(f"not a readable Parquet file: {exc}", file=name) from exc
     for batch in read_batches(path, name=name, batch_rows=1024):
         return batch.schema
-    return pa.schema([])
+    raise FormatError("the source file is empty (no rows and no columns)", file=name)
 
 
 def _describe_drift(first: pa.Schema, other: pa.Schema) -> tuple[str, str]:
@@ -79,8 +88,11 @@ def _conformed(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
 
 def raw_stream(spec: DatasetSpec, files: SplitFiles, batch_rows: int = 16_384) -> SplitStream:
-    """Stream every file of the split, in shard order, as batches of one schema (bounded memory)."""
-    schema = unified_schema(spec, files)
+    """Stream every file of the split, in shard order, as batches of one schema (bounded memory).
+
+    The schema carries the split's lineage (:data:`LINEAGE_KEY`), so the written file says where
+    its rows came from and downstream layers read it from the file itself (:func:`file_lineage`).
+    """
     where = dict(dataset=spec.name, config=files.config, split=files.split)
     per_file: dict[str, int] = {}
 
@@ -107,6 +119,14 @@ def raw_stream(spec: DatasetSpec, files: SplitFiles, batch_rows: int = 16_384) -
         ],
         "raw_version": RAW_VERSION,
     }
+    schema = unified_schema(spec, files)
+    schema = schema.with_metadata({**(schema.metadata or {}), LINEAGE_KEY: json.dumps(lineage, sort_keys=True).encode()})
     stream = SplitStream(schema=schema, batches=prefetch(batches()), lineage=lineage)
     stream.on_finish.append(lambda s: s.stats.update(rows_per_file=dict(per_file)))
     return stream
+
+
+def file_lineage(schema: pa.Schema) -> dict:
+    """The lineage a raw file records in its schema (repo, revision sha, source files with sha256); {} if none."""
+    raw = (schema.metadata or {}).get(LINEAGE_KEY)
+    return json.loads(raw) if raw else {}

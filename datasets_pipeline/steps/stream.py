@@ -10,11 +10,11 @@ import pyarrow as pa
 
 @dataclass
 class SplitStream:
-    """Record batches of one split, to be written once (batch by batch) by the Arrow IO manager.
+    """Record batches of one split, to be written once (batch by batch) by :func:`.staging.stage_split`.
 
     ``lineage`` is known before the stream runs (source files, revision, versions); ``stats`` is
     filled while it is consumed (rows kept, rows dropped by reason, …). ``finish`` hooks run after
-    the last batch, before the file is published.
+    the last batch, before the file's checks are evaluated and it is published.
     """
 
     schema: pa.Schema
