@@ -127,9 +127,10 @@ def output_schema(mixture: Mixture, sources: Sequence[SourceTable]) -> pa.Schema
             other = next((s for s in sources[:i] if top in s.table.column_names), sources[0])
             theirs = other.table.schema.field(top).type if top in other.table.column_names else "?"
             mine = current.table.schema.field(top).type if top in current.table.column_names else "?"
+            nested = f" (they differ at {column!r})" if column != top else ""
             raise SchemaError(
                 f"{_where(mixture)}: cannot align column {top!r}: source {other.source.label} has {theirs}, "
-                f"source {current.source.label} has {mine} ({exc.reason})",
+                f"source {current.source.label} has {mine}{nested}",
                 column=column or None,
                 hint="Only missing and null-typed columns are filled in, as in datasets.interleave_datasets; "
                 "rename or leave out the column ('rename:', 'columns:')",

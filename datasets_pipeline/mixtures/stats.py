@@ -11,7 +11,7 @@ passes when ``|draws_s / N - p_s| <= z * sqrt(p_s * (1 - p_s) / N)`` with
 ``z = Φ⁻¹(1 - α / (2k))`` (two-sided normal approximation of the binomial, Bonferroni-corrected
 over the ``k`` sources with ``p_s > 0``), and a source with ``p_s = 0`` must never be drawn. With
 correct data the check fails with probability at most about ``α`` (default 0.001: ``z`` ≈ 3.29
-for 1 source, 3.59 for 2, 3.71 for 3). Notes:
+for 1 source, 3.48 for 2, 3.59 for 3). Notes:
 
 - The draws are counted, not the rows: with ``all_exhausted_without_replacement`` every row
   appears exactly once (the row shares are the source sizes by construction) and draws of an
