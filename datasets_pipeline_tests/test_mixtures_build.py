@@ -183,17 +183,27 @@ def test_equals_the_cookbook_builder(tmp_path: Path, case: str) -> None:
         assert stats.test_rows == spec["test_size"] == sum(s.held_out for s in stats.sources)
         # Held-out rows never appear in train.
         assert not set(users(test)) & set(users(train))
-        by_source = {assets[n]: n for n in SIZES}
         assert test.column("source").to_pylist() == [f"{assets[u.split()[0]]}@default/train" for u in users(test)]
-        assert all(by_source[s.asset] for s in stats.sources)
     else:
         assert not (tmp_path / "test.arrow").exists() and stats.test_rows == 0
 
 
-def test_zero_weight_source_is_dropped_with_a_test_split(tmp_path: Path) -> None:
+def test_held_out_split_stats(tmp_path: Path) -> None:
+    """weighted_zero: the source of weight 0 gives neither train nor test rows; counts add up."""
     spec = REFERENCE["cases"]["weighted_zero"]
-    assert spec["weights"][1] == 0.0
-    assert not any(u.startswith("beta") for u in spec["train"] + spec["test"])
+    names = {"alpha": "cookbook/tulu3_sft", "beta": "cookbook/no_robots", "gamma": "cookbook/openthoughts3"}
+    tables = {(names[n], "default/train"): pa.Table.from_pylist(source_rows(n), schema=pa.schema([("messages", MESSAGES)])) for n in SIZES}
+    body = "m:\n  sources:\n" + "".join(
+        f"    - {{asset: {names[n]}, partition: default/train, weight: {w}}}\n" for n, w in zip(SIZES, spec["weights"])
+    ) + f"  seed: {spec['seed']}\n  test_size: {spec['test_size']}\n"
+    stats = build_mixture(mixture(body), Store(tmp_path, tables), tmp_path / "train.arrow", tmp_path / "test.arrow", durable=False)
+    alpha, beta, gamma = stats.sources
+    assert (beta.probability, beta.draws, beta.rows, beta.held_out, beta.exhausted) == (0.0, 0, 0, 0, False)
+    assert alpha.probability == pytest.approx(2 / 3) and gamma.probability == pytest.approx(1 / 3)
+    assert alpha.held_out + gamma.held_out == spec["test_size"] == stats.test_rows
+    assert (alpha.train_rows, gamma.train_rows) == (SIZES["alpha"] - alpha.held_out, SIZES["gamma"] - gamma.held_out)
+    assert alpha.rows + gamma.rows == stats.total_rows == len(spec["train"])
+    assert alpha.exhausted and gamma.exhausted
 
 
 # --- schema alignment, selection, renames --------------------------------------------------------------
