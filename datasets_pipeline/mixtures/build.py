@@ -227,6 +227,102 @@ def _staged(train: str | os.PathLike, test: str | os.PathLike | None, durable: b
                 os.unlink(tmp)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What the interleave runs on: the kept sources, their training rows, weights and the held-out rows."""
+
+    kept: tuple[int, ...]  # indices of the sources in the interleave
+    train_rows: tuple[np.ndarray, ...] | None  # per kept source, its rows left for training (None: all, in order)
+    lengths: tuple[int, ...]  # per kept source
+    weights: tuple[float, ...]  # per kept source
+    held_out: tuple[int, ...]  # per source
+    test: tuple[np.ndarray, np.ndarray] | None  # held-out rows as (source, row), in test order
+
+
+def _layout(mixture: Mixture, opened: Sequence[SourceTable]) -> _Layout:
+    lengths = [s.num_rows for s in opened]
+    if not mixture.weighted and sum(lengths) == 0:
+        raise MixtureBuildError(f"{_where(mixture)}: every source is empty, nothing to mix")
+    weights = list(mixture.weights) if mixture.weighted else [float(x) for x in lengths]  # type: ignore[arg-type]
+    if not mixture.test_size:
+        return _Layout(tuple(range(len(opened))), None, tuple(lengths), tuple(weights), (0,) * len(opened), None)
+    try:
+        split = holdout(lengths, weights, mixture.test_size, mixture.seed, uniform_rows=not mixture.weighted)
+    except ValueError as exc:
+        raise MixtureBuildError(f"{_where(mixture)}: cannot hold out test_size={mixture.test_size} rows: {exc}") from None
+    return _Layout(
+        split.kept, split.train_rows, tuple(len(r) for r in split.train_rows), split.train_weights, split.held_out,
+        (split.test_sources, split.test_rows),
+    )
+
+
+class _TrainRows:
+    """The plan's chunks as gather requests (source, row) of at most ``chunk_rows`` rows, cut at
+    ``max_rows``; counts the draws and rows of each kept source on the way."""
+
+    def __init__(self, plan: InterleavePlan, layout: _Layout, max_rows: int | None, chunk_rows: int) -> None:
+        self.plan, self.layout, self.max_rows, self.chunk_rows = plan, layout, max_rows, chunk_rows
+        self.draws = np.zeros(plan.n_sources, dtype=np.int64)
+        self.rows = np.zeros(plan.n_sources, dtype=np.int64)
+        self.capped = False
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        plan, m = self.plan, self.plan.n_sources
+        kept = np.asarray(self.layout.kept, dtype=np.int64)
+        emitted = 0
+        for draws, ranks in plan:
+            stop = False
+            if self.max_rows is not None:
+                kept_draws = np.flatnonzero(ranks < plan.lengths[draws]) if plan.strategy == "all_exhausted_without_replacement" else None
+                out = len(kept_draws) if kept_draws is not None else len(draws)
+                if emitted + out >= self.max_rows:
+                    need = self.max_rows - emitted  # >= 1: the previous chunk did not reach max_rows
+                    cut = (int(kept_draws[need - 1]) if kept_draws is not None else need - 1) + 1
+                    self.capped = not (plan.finished and cut == len(draws))
+                    draws, ranks, stop = draws[:cut], ranks[:cut], True
+            self.draws += np.bincount(draws, minlength=m)
+            ids, local = plan.rows(draws, ranks)
+            self.rows += np.bincount(ids, minlength=m)
+            emitted += len(ids)
+            if self.layout.train_rows is not None:  # rows of the training part -> rows of the source
+                local = local.copy()
+                for j in np.unique(ids):
+                    mask = ids == j
+                    local[mask] = self.layout.train_rows[j][local[mask]]
+            for start in range(0, len(ids), self.chunk_rows):
+                yield kept[ids[start : start + self.chunk_rows]], local[start : start + self.chunk_rows]
+            if stop:
+                return
+
+
+def _source_stats(opened: Sequence[SourceTable], layout: _Layout, p: Sequence[float], train: _TrainRows, strategy: str) -> list[SourceStats]:
+    total = int(train.rows.sum())
+    at = {s: j for j, s in enumerate(layout.kept)}
+    out = []
+    for s, source in enumerate(opened):
+        j = at.get(s)
+        draws, rows = (int(train.draws[j]), int(train.rows[j])) if j is not None else (0, 0)
+        length = layout.lengths[j] if j is not None else 0
+        with_replacement = strategy != "all_exhausted_without_replacement"
+        out.append(
+            SourceStats(
+                label=source.source.label,
+                asset=source.source.asset,
+                partitions=source.source.partitions,
+                source_rows=source.num_rows,
+                held_out=int(layout.held_out[s]),
+                weight=source.source.weight,
+                probability=float(p[j]) if j is not None else 0.0,
+                draws=draws,
+                rows=rows,
+                proportion=rows / total if total else 0.0,
+                exhausted=length > 0 and draws >= length,
+                restarts=max(0, math.ceil(draws / length) - 1) if with_replacement and length else 0,
+            )
+        )
+    return out
+
+
 def build_mixture(
     mixture: Mixture,
     open_source: OpenSource,
@@ -240,122 +336,42 @@ def build_mixture(
     """Write the mixture's train rows to ``train_path`` (and held-out rows to ``test_path``).
 
     Both files are Arrow IPC files (read back by memory map), written under hidden temporary
-    names and renamed into place together at the end: on any error the previous files stay. ``chunk_rows`` (default about 8 MB of rows) is the size of
-    the record batches written; ``workers`` gather threads (default: the cores available).
-    ``durable=False`` skips the fsyncs (scratch outputs). Returns the :class:`MixtureStats`.
+    names and renamed into place together at the end: on any error the previous files stay.
+    ``chunk_rows`` (default about 8 MB of rows) bounds the record batches written; ``workers``
+    gather threads (default: the cores available). ``durable=False`` skips the fsyncs (scratch
+    outputs). Returns the :class:`MixtureStats`.
     """
     if mixture.test_size and test_path is None:
         raise ValueError(f"{_where(mixture)} holds out test_size={mixture.test_size} rows: pass test_path")
     opened = open_sources(mixture, open_source)
     schema = output_schema(mixture, opened)
-    lengths = [s.num_rows for s in opened]
-    n = len(opened)
-    weights = list(mixture.weights) if mixture.weighted else [float(x) for x in lengths]
-    if not mixture.weighted and sum(lengths) == 0:
-        raise MixtureBuildError(f"{_where(mixture)}: every source is empty, nothing to mix")
-
-    kept = list(range(n))
-    train_rows: list[np.ndarray] | None = None
-    held = [0] * n
-    test_request: tuple[np.ndarray, np.ndarray] | None = None
-    train_weights = weights
-    if mixture.test_size:
-        try:
-            split = holdout(lengths, weights, mixture.test_size, mixture.seed, uniform_rows=not mixture.weighted)
-        except ValueError as exc:
-            raise MixtureBuildError(f"{_where(mixture)}: cannot hold out test_size={mixture.test_size} rows: {exc}") from None
-        kept, train_rows, train_weights, held = list(split.kept), list(split.train_rows), list(split.train_weights), list(split.held_out)
-        test_request = (split.test_sources, split.test_rows)
-    train_lengths = [len(train_rows[j]) for j in range(len(kept))] if train_rows is not None else lengths
-    p = probabilities(train_weights)
+    layout = _layout(mixture, opened)
+    p = probabilities(layout.weights)
     rows_per_chunk = chunk_rows or _chunk_rows(opened)
     try:
-        plan = InterleavePlan(train_lengths, p, mixture.seed, mixture.stopping_strategy, chunk_blocks_for(rows_per_chunk))
+        plan = InterleavePlan(layout.lengths, p, mixture.seed, mixture.stopping_strategy, chunk_blocks_for(rows_per_chunk))
     except ValueError as exc:
-        labels = [opened[s].source.label for s in kept]
+        labels = [opened[s].source.label for s in layout.kept]
         raise MixtureBuildError(f"{_where(mixture)}: {exc} (sources in order: {labels})") from None
-    kept_ids = np.asarray(kept, dtype=np.int64)
-    m = len(kept)
-    draws_seen = np.zeros(m, dtype=np.int64)
-    rows_seen = np.zeros(m, dtype=np.int64)
-    state = {"capped": False}
-    without = mixture.stopping_strategy == "all_exhausted_without_replacement"
-    lens_kept = np.asarray(train_lengths, dtype=np.int64)
-
-    def requests() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        emitted = 0
-        for draws, ranks in plan:
-            keep = ranks < lens_kept[draws] if without else None
-            out = int(keep.sum()) if keep is not None else len(draws)
-            if mixture.max_rows is not None and emitted + out >= mixture.max_rows:
-                need = mixture.max_rows - emitted
-                cut = (int(np.flatnonzero(keep)[need - 1]) if keep is not None else need - 1) + 1 if need else 0
-                state["capped"] = not (plan.finished and cut == len(draws))
-                draws, ranks = draws[:cut], ranks[:cut]
-                stop = True
-            else:
-                stop = False
-            draws_seen[:] += np.bincount(draws, minlength=m)
-            ids, local = plan.rows(draws, ranks)
-            rows_seen[:] += np.bincount(ids, minlength=m)
-            emitted += len(ids)
-            if train_rows is not None:
-                local = local.copy()
-                for j in np.unique(ids):
-                    mask = ids == j
-                    local[mask] = train_rows[j][local[mask]]
-            for start in range(0, len(ids), rows_per_chunk):
-                yield kept_ids[ids[start : start + rows_per_chunk]], local[start : start + rows_per_chunk]
-            if stop:
-                return
-
+    train = _TrainRows(plan, layout, mixture.max_rows, rows_per_chunk)
     gather = _Gatherer(opened, schema)
     workers = default_workers() if workers is None else max(1, workers)
-    with _staged(train_path, test_path if test_request is not None else None, durable) as (train_tmp, test_tmp):
-        train_written = _write(train_tmp, gather, requests(), workers, durable)
-        test_written: WriteStats | None = None
-        if test_request is not None:
-            sources_t, rows_t = test_request
-            chunks = ((sources_t[i : i + rows_per_chunk], rows_t[i : i + rows_per_chunk]) for i in range(0, len(rows_t), rows_per_chunk))
-            test_written = _write(test_tmp, gather, chunks, workers, durable)
-
-    total = int(rows_seen.sum())
-    p_all = [0.0] * n
-    for j, s in enumerate(kept):
-        p_all[s] = p[j]
-    stats = []
-    for s, opened_source in enumerate(opened):
-        j = kept.index(s) if s in kept else None
-        d = int(draws_seen[j]) if j is not None else 0
-        r = int(rows_seen[j]) if j is not None else 0
-        length = int(train_lengths[j]) if j is not None else 0
-        exhausted = length > 0 and d >= length
-        restarts = 0 if without or length == 0 else max(0, math.ceil(d / length) - 1)
-        stats.append(
-            SourceStats(
-                label=opened_source.source.label,
-                asset=opened_source.source.asset,
-                partitions=opened_source.source.partitions,
-                source_rows=opened_source.num_rows,
-                held_out=int(held[s]),
-                weight=opened_source.source.weight,
-                probability=float(p_all[s]),
-                draws=d,
-                rows=r,
-                proportion=r / total if total else 0.0,
-                exhausted=exhausted,
-                restarts=restarts,
-            )
-        )
+    test_written: WriteStats | None = None
+    with _staged(train_path, test_path if layout.test is not None else None, durable) as (train_tmp, test_tmp):
+        train_written = _write(train_tmp, gather, iter(train), workers, durable)
+        if layout.test is not None:
+            sources, rows = layout.test
+            chunks = ((sources[i : i + rows_per_chunk], rows[i : i + rows_per_chunk]) for i in range(0, len(rows), rows_per_chunk))
+            test_written = _write(test_tmp, gather, chunks, workers, durable)  # type: ignore[arg-type]
     return MixtureStats(
         name=mixture.name,
         seed=mixture.seed,
         stopping_strategy=mixture.stopping_strategy,
-        sources=tuple(stats),
-        total_rows=total,
+        sources=tuple(_source_stats(opened, layout, p, train, mixture.stopping_strategy)),
+        total_rows=train_written.rows,
         test_rows=test_written.rows if test_written else 0,
         max_rows=mixture.max_rows,
-        capped=state["capped"],
+        capped=train.capped,
         train_path=str(train_path),
         test_path=str(test_path) if test_written else None,
         train_bytes=train_written.bytes,
