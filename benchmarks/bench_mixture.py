@@ -21,16 +21,17 @@ against ``datasets``' rows (all columns, slices of 50,000 rows; our extra ``sour
 the row ids). Each side runs ``--repeat`` times in a fresh interpreter (harness), medians reported.
 
     .venv/bin/python -m benchmarks.bench_mixture [--rows 1000000] [--scales 1,4] [--repeat 3] [--strategy all_exhausted] [--flatten]
-    .venv/bin/python -m benchmarks.bench_mixture --rows 40000 --repeat 1      # quick run
+    .venv/bin/python -m benchmarks.bench_mixture --rows 40000 --repeat 1 --quiet-timeout 5   # quick run
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
-from benchmarks import bench_engine
+from benchmarks import bench_engine, harness
 from benchmarks.bench_engine import FLAT, PROBABILITIES, SEED, SLICE, THEIRS_IMPORTS, _clear_caches, _du, _hf_table, _rm
 from benchmarks.harness import Case, machine, measure_alternating, now, save, table
 
@@ -141,11 +142,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per side and case (the median is reported)")
     parser.add_argument("--strategy", default="all_exhausted", choices=bench_engine.STRATEGIES)
     parser.add_argument("--flatten", action="store_true", help="also datasets + flatten_indices() at the largest scale (slow)")
+    parser.add_argument("--quiet-timeout", type=float, default=harness.QUIET_TIMEOUT_S,
+                        help="seconds to wait for other processes to go quiet before each run (loaded machines: lower it)")
     args = parser.parse_args()
+    harness.wait_for_quiet = functools.partial(harness.wait_for_quiet, timeout_s=args.quiet_timeout)
     SCALES[:] = sorted({int(s) for s in args.scales.split(",")})
     WORK.mkdir(parents=True, exist_ok=True)
     results: dict = {"when": now(), "rows": args.rows, "repeat": args.repeat, "strategy": args.strategy,
-                     "scales": SCALES, "machine": machine(), "cases": []}
+                     "scales": SCALES, "quiet_timeout_s": args.quiet_timeout, "machine": machine(), "cases": []}
     rows_for_table: list = []
     for scale in SCALES:
         run_scale(args.rows, scale, args.strategy, args.flatten, args.repeat, results, rows_for_table)

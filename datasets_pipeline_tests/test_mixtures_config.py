@@ -341,6 +341,18 @@ def test_invalid_name_and_unknown_profile() -> None:
     ) == ["sources[0].partition (line 7): unknown tokenizer profile 'qwen' (did you mean 'qwen3'?); known: qwen3, llama3"]
 
 
+def test_zero_weight_in_a_weights_list() -> None:
+    body = (
+        "bad:\n  sources:\n    - {asset: cookbook/gsm8k, partition: main/train}\n"
+        "    - {asset: cookbook/deepmath, partition: default/train}\n  weights: [1, 0]\n"
+        "  stopping_strategy: all_exhausted_without_replacement"
+    )
+    assert problems(body) == [
+        "weights[1] (line 10): weight 0 with stopping_strategy 'all_exhausted_without_replacement': a source that is "
+        "never drawn can never be exhausted; remove the source or give it a positive weight"
+    ]
+
+
 def test_zero_weight_is_allowed_where_it_can_stop_or_is_held_out() -> None:
     body = "sources:\n  - {asset: cookbook/gsm8k, partition: main/train, weight: 1}\n  - {asset: cookbook/deepmath, partition: default/train, weight: 0}\n"
     for extra in ("stopping_strategy: first_exhausted", "test_size: 10"):

@@ -457,13 +457,14 @@ def _parse_entry(name: Any, entry: Any, line: int, file: str | None, profiles: t
     sources = _sources(entry, check, profiles)
     weights = _weights(entry, sources, check)
     if sources and weights is not None and not test_size and strategy in ("all_exhausted", "all_exhausted_without_replacement"):
+        listed = entry.get("weights") is not None
         for i, (source, weight) in enumerate(zip(sources, weights)):
             if weight == 0:
                 check.add(
-                    f"sources[{i}].weight",
+                    f"weights[{i}]" if listed else f"sources[{i}].weight",
                     f"weight 0 with stopping_strategy {strategy!r}: a source that is never drawn can never be "
                     "exhausted; remove the source or give it a positive weight",
-                    source.line,
+                    entry.lines["weights"] if listed else source.line,
                 )
 
     if check.problems:
