@@ -165,7 +165,8 @@ class _Gatherer:
         sources, rows = request
         index = self.offsets[sources] + rows
         part = np.searchsorted(self.part_starts, index, side="right") - 1
-        labels = self.labels.take(pa.array(part, pa.int64()))
+        part = np.ascontiguousarray(part, dtype=np.int64)  # wrapped, not converted (pa.array would import pandas)
+        labels = self.labels.take(pa.Array.from_buffers(pa.int64(), len(part), [None, pa.py_buffer(part)]))
         batches = self.one(index) if self.one is not None else self._conformed(sources, rows)
         out, at = [], 0
         for batch in batches:
