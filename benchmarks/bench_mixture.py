@@ -8,6 +8,8 @@ layout (ours: Arrow IPC files in the cookbook layer's record batches, opened mem
 ``mixtures.yaml`` (weights 0.5 / 0.3 / 0.2, seed 42, ``--strategy``, default the cookbook's
 ``all_exhausted``).
 
+Both sides keep the columns ``id`` and ``messages`` (``select_columns`` / ``columns:``).
+
 - datasets: ``interleave_datasets(sources, probabilities, seed, stopping_strategy)`` then
   ``save_to_disk`` (``--flatten``: also ``flatten_indices()`` into one file, at the largest scale only:
   it is an order of magnitude slower).
@@ -38,11 +40,15 @@ from benchmarks.harness import Case, machine, measure_alternating, now, save, ta
 WORK = Path(__file__).resolve().parent / "_work" / "mixture"
 ASSETS = ["cookbook/tulu3_sft", "cookbook/no_robots", "cookbook/openthoughts3"]
 OURS_IMPORTS = ["pyarrow", "numpy", "datasets_pipeline.mixtures"]
+COLUMNS = ["id", "messages"]  # selected on both sides, as the cookbook's builder selects its messages column
 
 
 def _mixture_yaml(strategy: str) -> str:
     lines = [f"    - {{asset: {a}, partition: default/train, weight: {w}}}" for a, w in zip(ASSETS, PROBABILITIES)]
-    return "mixtures:\n  bench:\n    sources:\n" + "\n".join(lines) + f"\n    seed: {SEED}\n    stopping_strategy: {strategy}\n"
+    return (
+        "mixtures:\n  bench:\n    sources:\n" + "\n".join(lines)
+        + f"\n    seed: {SEED}\n    stopping_strategy: {strategy}\n    columns: [{', '.join(COLUMNS)}]\n"
+    )
 
 
 # ---------------------------------------------------------------- the measured work (child processes)
@@ -59,7 +65,12 @@ def ours_mixture(files: list[str], strategy: str, out: str, durable: bool = True
 
 
 def theirs_mixture(streams: list[str], strategy: str, out: str, materialize: str = "save_to_disk") -> dict:
-    return bench_engine.theirs_interleave(streams, strategy, out, materialize)
+    import datasets
+
+    sources = [datasets.Dataset.from_file(p).select_columns(COLUMNS) for p in streams]
+    mixed = datasets.interleave_datasets(sources, probabilities=PROBABILITIES, seed=SEED, stopping_strategy=strategy)
+    bench_engine._materialize(mixed, out, materialize)
+    return {"rows": mixed.num_rows}
 
 
 # ---------------------------------------------------------------- checks (parent process)
