@@ -441,3 +441,43 @@ def test_proportion_check_detects_a_source_drawn_with_probability_zero(tmp_path:
     assert check.failures[-1].tolerance == 0.0
     with pytest.raises(ValueError, match="alpha must be in"):
         check_proportions(stats, alpha=0)
+
+
+# --- the shipped examples build ------------------------------------------------------------------------
+
+
+def test_shipped_examples_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datasets_pipeline.mixtures import load_mixtures
+    from datasets_pipeline.mixtures.config import MIXTURES_ENV
+
+    monkeypatch.delenv(MIXTURES_ENV, raising=False)
+    mf = load_mixtures()
+
+    def math(prefix: str, n: int) -> pa.Table:
+        return pa.table(
+            {
+                "problem": pa.array([f"{prefix} problem {i}" for i in range(n)]),
+                "answer": pa.array([str(i) for i in range(n)]),
+                "solution": pa.nulls(n, pa.string()),
+                "uid": pa.array([f"{prefix}-{i}" for i in range(n)]),
+                "source_row": pa.array(np.arange(n)),
+            }
+        )
+
+    tables = {(asset, part): chat(asset.split("/")[1], 1_500 + 500 * i) for i, (asset, part) in enumerate(mf.get("chat_sft").upstream)}
+    tables.update({(asset, part): math(f"{asset}@{part}", 300 + 100 * i) for i, (asset, part) in enumerate(mf.get("math_rl_mix").upstream)})
+    store = Store(tmp_path, tables)
+
+    chat_stats = build_mixture(mf.get("chat_sft"), store, tmp_path / "chat" / "train.arrow", tmp_path / "chat" / "test.arrow", durable=False)
+    train, test = read_table(tmp_path / "chat" / "train.arrow"), read_table(tmp_path / "chat" / "test.arrow")
+    assert test.num_rows == 1_024 == chat_stats.test_rows
+    assert not set(test.column("uid").to_pylist()) & set(train.column("uid").to_pylist())
+    assert train.column_names == ["messages", "uid", "source_row", "source"]
+    assert [s.probability for s in chat_stats.sources] == probabilities([s.train_rows for s in chat_stats.sources])
+
+    math_stats = build_mixture(mf.get("math_rl_mix"), store, tmp_path / "math.arrow", durable=False)
+    rows = read_table(tmp_path / "math.arrow")
+    assert rows.column_names == ["problem", "answer", "uid", "source_row", "source"]
+    assert rows.num_rows == math_stats.total_rows == 300 + 400 + 500 + 600  # without replacement: every row once
+    assert sorted(rows.column("uid").to_pylist()) == sorted(u for t in list(tables.values())[2:] for u in t.column("uid").to_pylist())
+    assert check_proportions(math_stats).passed

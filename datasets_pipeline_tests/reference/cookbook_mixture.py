@@ -1,7 +1,8 @@
 """Reference rows of the cookbook's ``InterleavedChatDatasetBuilder`` for the mixture tests.
 
-Run with tinker-cookbook 0.6.1 and datasets 5.2.0 installed (the cookbook cannot share the
-project's environment, see the reference notes); it rewrites ``cookbook_mixture.json``::
+Run in a separate environment with tinker-cookbook 0.6.1 (``pip install --no-deps``), its
+imports (``chz``, ``tinker``, ``blobfile``) and datasets 5.2.0 (the cookbook's dependencies
+conflict with the project's pins); it rewrites ``cookbook_mixture.json``::
 
     python datasets_pipeline_tests/reference/cookbook_mixture.py
 
