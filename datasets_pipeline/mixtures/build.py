@@ -80,7 +80,9 @@ def _open(mixture: Mixture, source: MixtureSource, open_source: OpenSource) -> S
     try:
         table = concatenate(parts) if len(parts) > 1 else parts[0]
     except SchemaError as exc:
-        raise SchemaError(f"{_where(mixture, source)}: its partitions {list(source.partitions)} disagree: {exc.reason}", column=exc.column) from None
+        raise SchemaError(
+            f"{_where(mixture, source)}: its partitions {list(source.partitions)} disagree: {exc.reason}", column=exc.column
+        ) from None
     starts = np.cumsum([0] + [p.num_rows for p in parts[:-1]], dtype=np.int64)
     names = list(table.column_names)
     for old, new in source.rename:
@@ -196,7 +198,9 @@ def _chunk_rows(sources: Sequence[SourceTable]) -> int:
     return int(min(DEFAULT_CHUNK_ROWS, max(1_024, DEFAULT_CHUNK_BYTES // row_bytes)))
 
 
-def _write(path: str | os.PathLike, gather: _Gatherer, requests: Iterator[tuple[np.ndarray, np.ndarray]], workers: int, durable: bool) -> WriteStats:
+def _write(
+    path: str | os.PathLike, gather: _Gatherer, requests: Iterator[tuple[np.ndarray, np.ndarray]], workers: int, durable: bool
+) -> WriteStats:
     batches = (b for chunk in ordered_map(gather, requests, workers) for b in chunk)
     return write_batches(path, batches, schema=gather.out_schema, durable=durable)
 
@@ -296,7 +300,9 @@ class _TrainRows:
                 return
 
 
-def _source_stats(opened: Sequence[SourceTable], layout: _Layout, p: Sequence[float], train: _TrainRows, strategy: str) -> list[SourceStats]:
+def _source_stats(
+    opened: Sequence[SourceTable], layout: _Layout, p: Sequence[float], train: _TrainRows, strategy: str
+) -> list[SourceStats]:
     total = int(train.rows.sum())
     at = {s: j for j, s in enumerate(layout.kept)}
     out = []

@@ -582,17 +582,23 @@ def _resolve(path: str, asset: str, partition: str, at: Any, check: _Checker, pr
         )
         return None
     if layer == "tokenized" and spec.family not in TOKENIZED_FAMILIES:
-        check.add(f"{path}.asset", f"{asset!r}: only {'/'.join(TOKENIZED_FAMILIES)} datasets are tokenized ({name} is {spec.family})", at("asset"))
+        families = "/".join(TOKENIZED_FAMILIES)
+        check.add(f"{path}.asset", f"{asset!r}: only {families} datasets are tokenized ({name} is {spec.family})", at("asset"))
         return None
     prefix = ""
     key = partition
     if layer == "tokenized":
         profile, sep, key = partition.partition("|")
         if not sep or not profile:
-            check.add(f"{path}.partition", f"{partition!r}: a tokenized partition is '<profile>|<config>/<split>' (or '<profile>|<config>')", at("partition"))
+            check.add(
+                f"{path}.partition",
+                f"{partition!r}: a tokenized partition is '<profile>|<config>/<split>' (or '<profile>|<config>')",
+                at("partition"),
+            )
             return None
         if profiles is not None and profile not in profiles:
-            check.add(f"{path}.partition", f"unknown tokenizer profile {profile!r}{_suggest(profile, profiles)}; known: {', '.join(profiles) or 'none'}", at("partition"))
+            known = ", ".join(profiles) or "none"
+            check.add(f"{path}.partition", f"unknown tokenizer profile {profile!r}{_suggest(profile, profiles)}; known: {known}", at("partition"))
             return None
         prefix = f"{profile}|"
     keys = spec.partition_keys
@@ -602,7 +608,8 @@ def _resolve(path: str, asset: str, partition: str, at: Any, check: _Checker, pr
         return tuple(prefix + k for k in keys if k.split("/", 1)[0] == key)
     check.add(
         f"{path}.partition",
-        f"unknown partition {key!r} of {asset}{_suggest(key, keys + list(spec.configs))}; known: {', '.join(keys)} (or a config: {', '.join(spec.configs)})",
+        f"unknown partition {key!r} of {asset}{_suggest(key, keys + list(spec.configs))}; "
+        f"known: {', '.join(keys)} (or a config: {', '.join(spec.configs)})",
         at("partition"),
     )
     return None
@@ -673,6 +680,7 @@ def _weights(entry: _Map, sources: list[MixtureSource] | None, check: _Checker) 
             check.add(name, f"must not be negative, got {value:g}", line)
             ok = False
     if ok and math.fsum(values) <= 0:
-        check.add("weights" if listed is not None else "sources", "the weights sum to 0: at least one source needs a positive weight", at("weights") or at("sources"))
+        field_ = "weights" if listed is not None else "sources"
+        check.add(field_, "the weights sum to 0: at least one source needs a positive weight", at(field_))
         ok = False
     return values if ok else None

@@ -122,9 +122,9 @@ class InterleavePlan:
     last chunk cut at the stopping point): ``draws`` the source of each draw, ``ranks`` how many
     earlier draws chose that source. :meth:`rows` turns a chunk into output rows. The
     concatenated output equals ``interleave_indices`` (global index = offset of the source + row).
-    ``finished`` turns true when the stopping strategy ends the interleave. Argument errors raise at construction with
-    the engine's rules (an empty source with probability > 0; a probability 0 that
-    ``all_exhausted``/without replacement could never exhaust).
+    ``finished`` turns true when the stopping strategy ends the interleave. Argument errors
+    raise at construction with the engine's rules (an empty source with probability > 0; a
+    probability 0 that ``all_exhausted``/without replacement could never exhaust).
     """
 
     def __init__(
