@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from .catalog import get_spec
+from .catalog import CATALOG, get_spec
 from .engine.ipc import read_table
 from .engine.versioned_dir import resolve_dir
 from .errors import NotMaterializedError
+from .mixtures.recipes import CONFIG as RECIPE_CONFIG
+from .mixtures.recipes import load_recipes
 from .paths import check_segment, data_root, is_remote, local_path, split_relpath
 
 LOAD_LAYERS = ("raw", "cookbook", "tokenized")
-# DatasetDicts built by a recipe rather than from one catalog dataset: name -> its only config.
-RECIPES = {"math_rl": "default"}
 
 
 def _materialize_hint(layer: str, name: str, config: str, split: str | None = None) -> str:
@@ -55,7 +55,8 @@ def load(name: str, config: str | None = None, split: str = "train", *, layer: s
 def dataset_dict_path(name: str, config: str | None = None) -> Path:
     """The folder of the current version of ``dataset_dict/<name>`` for ``config``, for ``datasets.load_from_disk``.
 
-    ``name`` is a catalog dataset or a recipe (``math_rl``). The path is that of one immutable
+    ``name`` is a catalog dataset or a recipe of ``mixtures.yaml`` (e.g. ``math_rl``; its only config
+    is ``default``; a broken recipe entry raises its error). The path is that of one immutable
     version folder (``dataset_dict/<name>/.<config>.<version id>``), not of the ``<config>`` symlink
     that always points at the latest one: ``load_from_disk`` opens a folder file by file, and a
     republication between two of its opens would otherwise mix two versions' splits. Retention: a
@@ -63,11 +64,17 @@ def dataset_dict_path(name: str, config: str | None = None) -> Path:
     newer one replaced it, and is removed by a publication after that; call this function again to
     get the newest version, and open the path within that time (opened files stay readable).
     """
-    if name in RECIPES:
-        configs: tuple[str, ...] = (RECIPES[name],)
+    if name in CATALOG:
+        configs: tuple[str, ...] = get_spec(name).configs
+        default = get_spec(name).default_config
     else:
-        configs = get_spec(name).configs
-    config = (RECIPES.get(name) or get_spec(name).default_config) if config is None else config
+        try:
+            load_recipes().get(name)
+        except KeyError:
+            get_spec(name)  # the catalog's error for an unknown name (it lists the datasets)
+            raise
+        configs, default = (RECIPE_CONFIG,), RECIPE_CONFIG
+    config = default if config is None else config
     check_segment(config, "config")
     if config not in configs:
         raise ValueError(f"{name} has no config {config!r}; configs: {', '.join(configs)}")

@@ -23,7 +23,9 @@ from datasets_pipeline import quality_filter
 from datasets_pipeline.catalog import get_spec
 from datasets_pipeline.engine.shuffle import permutation
 from datasets_pipeline.steps.cookbook import RAW_ROWS_KEY, convert_stream, raw_rows
-from datasets_pipeline.steps.dataset_dict import math_rl_tables, plan_splits, rows_at
+from datasets_pipeline.mixtures.recipes import load_recipes
+from datasets_pipeline.steps.dataset_dict import plan_splits, rows_at
+from datasets_pipeline.steps.recipe import plan_recipe
 
 REFERENCE = Path(__file__).parent / "reference"
 RAW = REFERENCE / "raw"
@@ -171,8 +173,10 @@ def test_math_rl_recipe_shuffles_before_dropping_boxless_rows():
     raws = {k: raw("hendrycks_math", k) for k in keys}
     dropped = sum(converted("hendrycks_math", k)[1]["rows_dropped"] for k in keys)
     assert dropped > 20  # rows without a box (or with an unmatched brace) exist and are dropped after the shuffle
-    planned = math_rl_tables(cookbook, raws, converted("math500", "default/test")[0], raw("math500", "default/test"),
-                             configs=spec.configs)
+    tables = {("cookbook/hendrycks_math", k): t for k, t in cookbook.items()} | {("raw/hendrycks_math", k): t for k, t in raws.items()}
+    tables |= {("cookbook/math500", "default/test"): converted("math500", "default/test")[0],
+               ("raw/math500", "default/test"): raw("math500", "default/test")}
+    planned = plan_recipe(load_recipes(Path(__file__).parents[1] / "mixtures.yaml").get("math_rl"), tables)
     want = reference("math_rl")["dataset_dict"]["default"]
     assert _planned_rows(planned, "math") == want
     # the same rows shuffled after dropping (the old order of operations) give another order

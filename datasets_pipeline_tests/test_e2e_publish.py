@@ -234,7 +234,7 @@ def test_code_versions_follow_what_the_assets_run():
     )
     assert version("dataset_dict/gsm8k") == "writer-1-train=train-shuffle0-skip0-takeNone+test=test-shuffleNone-skip0-takeNone"
     assert version("dataset_dict/humaneval") == "writer-1-splits"
-    assert version("dataset_dict/math_rl") == "writer-1-math_rl-shuffle0-raw-positions"
+    assert version("dataset_dict/math_rl") == "writer-1-recipe-23b0d9098d40"  # a hash of the mixtures.yaml entry
     assert version("raw/gsm8k").startswith("reader-")
     assert version("cookbook/gsm8k").endswith("-xxh3-128/nfkc-canonical-v1") and version("cookbook/gsm8k").startswith("math-")
     # another seed or test size is another code version; so is another converter version

@@ -1,4 +1,4 @@
-"""Every catalog dataset's assets: ``raw/<name>``, ``cookbook/<name>``, ``dataset_dict/<name>``."""
+"""Every catalog dataset's assets (``raw/<name>``, ``cookbook/<name>``, ``dataset_dict/<name>``) and each recipe's."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ import dagster as dg
 
 from ..catalog import CATALOG
 from .cookbook import build_cookbook_asset
-from .dataset_dict import build_dataset_dict_asset, build_math_rl_asset
+from .dataset_dict import build_dataset_dict_asset
 from .raw import build_raw_asset
+from .recipes import recipe_assets
 
 
 def catalog_assets() -> list[dg.AssetsDefinition]:
-    """All assets, in catalog order."""
+    """All assets, in catalog order, then the recipes of ``mixtures.yaml`` (``dataset_dict/<recipe>``)."""
     assets: list[dg.AssetsDefinition] = []
     for spec in CATALOG.values():
         assets += [build_raw_asset(spec), build_cookbook_asset(spec), build_dataset_dict_asset(spec)]
-    if "hendrycks_math" in CATALOG and "math500" in CATALOG:
-        assets.append(build_math_rl_asset())
-    return assets
+    return assets + recipe_assets()

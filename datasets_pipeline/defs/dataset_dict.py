@@ -5,30 +5,19 @@ checked, and only then switched in (:func:`datasets_pipeline.steps.dataset_dict.
 """
 
 
-import inspect
 from pathlib import Path
 from typing import Any, Mapping
 
 import dagster as dg
 import pyarrow as pa
 
-from ..catalog import get_spec
 from ..catalog.spec import DatasetSpec
 from ..paths import check_segment, is_remote, local_path
 from ..steps.checks import DATASET_DICT_CHECKS, complete_splits
-from ..steps.dataset_dict import (
-    WRITER_VERSION,
-    math_rl_tables,
-    plan_splits,
-    plan_version,
-    required_splits,
-    write_dataset_dict,
-)
+from ..steps.dataset_dict import WRITER_VERSION, plan_splits, plan_version, required_splits, write_dataset_dict
 from .checks import check_results, check_specs, gated
 from .partitions import config_partitions, splits_of_config
 from .spec_metadata import spec_metadata
-
-_MATH_RL_SEED = inspect.signature(math_rl_tables).parameters.get("seed")
 
 
 def dataset_dict_folder(root: str, name: str, config: str) -> Path | str:
@@ -98,58 +87,3 @@ def build_dataset_dict_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         yield _result(path, written, {name: p.num_rows for name, p in planned.items()})
 
     return _dataset_dict
-
-
-def build_math_rl_asset() -> dg.AssetsDefinition:
-    """``dataset_dict/math_rl``: the math RL recipe's train (12,000 rows) and MATH-500 test."""
-    hendrycks, math500 = get_spec("hendrycks_math"), get_spec("math500")
-    key = dg.AssetKey(["dataset_dict", "math_rl"])
-    seed = _MATH_RL_SEED.default if _MATH_RL_SEED is not None else None
-    needed = [
-        f"{layer}/{spec.name}:{k}" for layer in ("cookbook", "raw") for spec in (hendrycks, math500) for k in spec.partition_keys
-    ]
-    configs = hendrycks.configs
-
-    @dg.asset(
-        key=key,
-        ins={
-            "hendrycks": dg.AssetIn(key=["cookbook", hendrycks.name], partition_mapping=dg.AllPartitionMapping(),
-                                    metadata={"allow_missing_partitions": True}),
-            "math500": dg.AssetIn(key=["cookbook", math500.name], partition_mapping=dg.AllPartitionMapping(),
-                                  metadata={"allow_missing_partitions": True}),
-            "hendrycks_raw": dg.AssetIn(key=["raw", hendrycks.name], partition_mapping=dg.AllPartitionMapping(),
-                                        metadata={"allow_missing_partitions": True}),
-            "math500_raw": dg.AssetIn(key=["raw", math500.name], partition_mapping=dg.AllPartitionMapping(),
-                                      metadata={"allow_missing_partitions": True}),
-        },
-        group_name="math",
-        kinds={"huggingface", "arrow"},
-        description="Math RL recipe: hendrycks_math train+test of all configs minus MATH-500 problems, "
-        "shuffled with seed 0, then rows without a boxed answer removed, as train; MATH-500 as test.",
-        metadata=spec_metadata(hendrycks) | {"recipe": "math_rl"},
-        code_version=f"writer-{WRITER_VERSION}-math_rl-shuffle{seed}-raw-positions",
-        required_resource_keys={"arrow_io_manager"},
-        check_specs=check_specs(key, DATASET_DICT_CHECKS),
-    )
-    def _math_rl(context: dg.AssetExecutionContext, hendrycks, math500, hendrycks_raw, math500_raw):
-        h = _by_partition(context, "hendrycks", hendrycks)
-        m500 = _by_partition(context, "math500", math500)
-        h_raw = _by_partition(context, "hendrycks_raw", hendrycks_raw)
-        m500_raw = _by_partition(context, "math500_raw", math500_raw)
-        path = dataset_dict_folder(context.resources.arrow_io_manager.root, "math_rl", "default")
-
-        def run():
-            got = {"cookbook": {"hendrycks_math": h, "math500": m500}, "raw": {"hendrycks_math": h_raw, "math500": m500_raw}}
-            present = [f"{layer}/{name}:{k}" for layer, tables in got.items() for name, parts in tables.items() for k in parts]
-            complete = complete_splits(needed, present)
-            planned = (
-                math_rl_tables(h, h_raw, next(iter(m500.values())), next(iter(m500_raw.values())), configs=configs)
-                if complete.passed
-                else {}
-            )
-            return planned, write_dataset_dict(path, planned, checks=[complete])
-
-        planned, written = yield from gated(run, key.to_user_string(), dataset="math_rl", config="default")
-        yield _result(path, written, {name: p.num_rows for name, p in planned.items()})
-
-    return _math_rl

@@ -10,7 +10,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xxhash
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..catalog.spec import DatasetSpec, DerivedSplit
 from ..engine.hf_disk import save_dataset_dict
@@ -183,53 +182,3 @@ def write_dataset_dict(
             raise storage_full_error(target, exc) from exc
         raise
     return {"stats": stats, "features": features, "outcomes": outcomes}
-
-
-MATH_RL_SPLITS = ("train", "test")  # the recipe loads train, then test, of every config
-
-
-def math_rl_tables(
-    hendrycks: Mapping[str, pa.Table],
-    hendrycks_raw: Mapping[str, pa.Table],
-    math500: pa.Table,
-    math500_raw: pa.Table,
-    seed: int = 0,
-    configs: Sequence[str] | None = None,
-) -> dict[str, PlannedSplit]:
-    """The math RL recipe (``MathDatasetBuilder``): train and MATH-500 test, rows and order.
-
-    Train: for each config (``configs`` order, default alphabetical, the order
-    ``get_dataset_config_names`` gives) its raw train then test split, minus rows whose
-    ``problem`` is a raw MATH-500 problem, concatenated, ``shuffle(seed)``; then the rows without a
-    ``\\boxed{}`` answer (absent from the cookbook tables) are removed. Test: the cookbook MATH-500
-    rows. ``hendrycks``/``hendrycks_raw`` map ``"<config>/<split>"`` to cookbook/raw tables.
-    """
-    configs = list(configs) if configs is not None else sorted({k.split("/", 1)[0] for k in hendrycks_raw})
-    test_problems = math500_raw.column("problem").combine_chunks()
-    tables: list[pa.Table] = []
-    lookups: list[np.ndarray] = []
-    base = 0
-    for key in (f"{c}/{s}" for c in configs for s in MATH_RL_SPLITS):
-        if key not in hendrycks_raw:
-            continue
-        raw_problems = hendrycks_raw[key].column("problem")
-        outside = ~np.asarray(pc.fill_null(pc.is_in(raw_problems, value_set=test_problems), False).to_numpy(zero_copy_only=False), dtype=bool)
-        table = hendrycks[key]
-        n_raw = len(outside)
-        recorded = raw_rows(table.schema)
-        if recorded is not None and recorded != n_raw:
-            raise ValueError(f"hendrycks_math {key}: cookbook rows come from {recorded} raw rows, the raw split has {n_raw}")
-        lookup = np.full(n_raw, -1, dtype=np.int64)
-        lookup[_source_rows(table, f"hendrycks_math {key}")] = np.arange(table.num_rows, dtype=np.int64) + base
-        lookups.append(lookup[outside])
-        tables.append(table)
-        base += table.num_rows
-    if not tables:
-        combined = math500.schema.empty_table()
-        indices = np.zeros(0, dtype=np.int64)
-    else:
-        combined = pa.concat_tables([t.replace_schema_metadata(tables[0].schema.metadata) for t in tables])
-        lookup = np.concatenate(lookups)
-        picked = lookup[permutation(len(lookup), seed=seed)]
-        indices = picked[picked >= 0]
-    return {"train": PlannedSplit(combined, indices), "test": PlannedSplit(math500)}
