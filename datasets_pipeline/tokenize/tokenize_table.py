@@ -31,6 +31,9 @@ from .resolve import ResolvedTokenizer
 PASS_THROUGH = ("uid", "source_row")
 PROMPT_KEEP = ("answer", "tests")
 DEFAULT_BATCH_ROWS = 4096
+#: Input bytes per tokenized slice: the tokenizer's per-token objects of one encode call
+#: (about 100 bytes a token) stay near 100 MB.
+DEFAULT_BATCH_BYTES = 2 << 20
 
 
 def family_of(schema: pa.Schema) -> str:
@@ -182,9 +185,8 @@ class TokenStats:
 
 
 def tokenize_table(table: pa.Table, tokenizer: ProfileTokenizer, *, batch_rows: int = DEFAULT_BATCH_ROWS) -> pa.Table:
-    """Tokenize a whole table (in slices of ``batch_rows``)."""
-    stats = TokenStats()
-    parts = list(tokenize_batches(table.to_batches(max_chunksize=batch_rows), tokenizer, stats=stats))
+    """Tokenize a whole table (in slices of at most ``batch_rows`` rows)."""
+    parts = list(tokenize_batches(table.to_batches(), tokenizer, batch_rows=batch_rows))
     if not parts:
         empty, _ = tokenizer.tokenize(table.slice(0, 0))
         return empty
@@ -197,15 +199,21 @@ def tokenize_batches(
     *,
     stats: TokenStats | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
 ) -> Iterator[pa.RecordBatch]:
-    """Tokenize a stream batch by batch (input batches cut to ``batch_rows``): memory stays
-    bounded by one batch's pieces; ``stats`` collects the totals."""
+    """Tokenize a stream batch by batch, each input batch cut into slices of at most
+    ``batch_rows`` rows and about ``batch_bytes`` bytes: memory stays bounded by one slice's
+    pieces whatever the split's size; ``stats`` collects the totals."""
     family: str | None = None
     for batch in batches:
         if family is None:
             family = family_of(batch.schema)
-        for start in range(0, batch.num_rows, batch_rows):
-            piece = batch.slice(start, batch_rows)
+        if not batch.num_rows:
+            continue
+        per_row = max(1, batch.nbytes // batch.num_rows)
+        step = int(min(batch_rows, max(1, batch_bytes // per_row)))
+        for start in range(0, batch.num_rows, step):
+            piece = batch.slice(start, step)
             out, counts = tokenizer.tokenize(piece, family)
             if stats is not None:
                 stats.add(counts)

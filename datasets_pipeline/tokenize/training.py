@@ -1,9 +1,12 @@
 """Tokenizers the pipeline trains itself (the offline default): ``tokenizers`` BPE or Unigram
 over bytes, or a SentencePiece Unigram model with byte fallback.
 
-Training reads texts in the order given and is deterministic for a given corpus and
-:class:`~datasets_pipeline.tokenize.profiles.TrainSpec` (SentencePiece runs on one thread, with
-no sampling of the input), so the file's sha256 — and the profile's artifact hash — is stable.
+Training reads texts in the order given. BPE and SentencePiece (one thread, no sampling of the
+input) give the same file for the same corpus and
+:class:`~datasets_pipeline.tokenize.profiles.TrainSpec`, so the file's sha256 — and the profile's
+artifact hash — is stable across runs. The ``tokenizers`` Unigram trainer is not bit-reproducible
+(its scores are summed in a varying order), so a retrained Unigram file gets a new hash.
+``byte_fallback`` applies to SentencePiece; the ``tokenizers`` models start from all 256 bytes.
 """
 
 from __future__ import annotations
