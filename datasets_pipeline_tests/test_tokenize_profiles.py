@@ -222,3 +222,21 @@ def test_corrupted_hub_download_is_retried_then_refused(hub_server, hf_env, tmp_
     hub_server.add_fault(Fault(path=r"/resolve/", method="GET", kind="corrupt", times=None))
     with pytest.raises(ChecksumMismatch, match="tokenizer.json"):
         resolve_tokenizer(profile, hub_source=HubSource(endpoint=hub_server.url, cache_dir=str(tmp_path / "fresh")))
+
+
+def test_hub_errors_name_the_model_repo_revision_and_file(hub_server, hf_env, tmp_path):
+    from datasets_pipeline.errors import RepoNotFound, RevisionNotFound, SourceError
+
+    hub_server.add_repo("acme/tok", {"tokenizer.json": REF_TOKENIZER.read_bytes()}, repo_type="model")
+    source = HubSource(endpoint=hub_server.url, cache_dir=str(hf_env.cache_dir), max_attempts=1)
+
+    def profile(repo: str, revision: str, file: str):
+        text = f"profiles:\n  hub:\n    tokenizer: {{repo: {repo}, revision: {revision}, file: {file}}}\n    renderer: llama3\n"
+        return load_profile("hub", write(tmp_path, text))
+
+    with pytest.raises(RevisionNotFound, match="revision 'v9' not found in model repo 'acme/tok'"):
+        resolve_tokenizer(profile("acme/tok", "v9", "tokenizer.json"), hub_source=source)
+    with pytest.raises(RepoNotFound, match="model repo 'acme/nope' not found"):
+        resolve_tokenizer(profile("acme/nope", "main", "tokenizer.json"), hub_source=source)
+    with pytest.raises(SourceError, match=r"model repo 'acme/tok' at main \([0-9a-f]{12}\) has no file 'other.json'"):
+        resolve_tokenizer(profile("acme/tok", "main", "other.json"), hub_source=source)

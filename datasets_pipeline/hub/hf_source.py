@@ -333,6 +333,17 @@ class HubSource:
     def fetch_file(self, repo_id: str, path: str, revision: str = "main", *, repo_type: str = "model") -> SourceFile:
         """One file of any repo (a model's ``tokenizer.json``): pin ``revision`` to its commit sha,
         look the file up at that commit, download and verify it as :meth:`download` does."""
+        try:
+            return self._fetch_file(repo_id, path, revision, repo_type)
+        except DatasetsPipelineError as exc:
+            if repo_type != "dataset":  # the error texts are written for dataset repos
+                exc.reason = exc.reason.replace("dataset repo", f"{repo_type} repo")
+                if exc.hint:
+                    exc.hint = exc.hint.replace(f"{self.endpoint}/datasets/", f"{self.endpoint}/")
+                exc.args = (str(exc),)
+            raise
+
+    def _fetch_file(self, repo_id: str, path: str, revision: str, repo_type: str) -> SourceFile:
         what = f"GET {self.endpoint}/api/{repo_type}s/{repo_id}/revision/{quote(revision, safe='')}"
         info = self._guard(
             lambda: self._api.repo_info(repo_id, repo_type=repo_type, revision=revision),

@@ -17,6 +17,7 @@ message before it is trained in those modes. It is therefore not applied.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -77,7 +78,7 @@ def trained_mask(msgs: Messages, train_on_what: str) -> np.ndarray:
     raise TokenizeError(f"unknown train_on_what {train_on_what!r}")
 
 
-def _const_by_role(msgs: Messages, make: "callable") -> tuple[list[str], np.ndarray]:
+def _const_by_role(msgs: Messages, make: Callable[[str], str]) -> tuple[list[str], np.ndarray]:
     """Constants keyed by the message role: ``(strings, key per message)``."""
     encoded = pc.dictionary_encode(msgs.role)
     roles = encoded.dictionary.to_pylist()
