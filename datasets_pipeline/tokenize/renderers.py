@@ -94,7 +94,7 @@ class Renderer:
     """Base: subclasses give the per-message slots; this class adds weights and prompts."""
 
     name: str = ""
-    special_tokens: tuple[str, ...] = ()
+    literal_content = False  # encode message content with special-token text kept literal
 
     def __init__(self, bos_token: str | None = None) -> None:
         self.bos_token = bos_token
@@ -110,8 +110,6 @@ class Renderer:
     def generation_suffix(self, msgs: Messages) -> tuple[list[str], np.ndarray]:
         """Per row the header of an empty assistant message after the conversation."""
         raise NotImplementedError
-
-    literal_content = False
 
     # --- layouts ------------------------------------------------------------------------------
     def supervised(self, msgs: Messages, train_on_what: str) -> Layout:
@@ -157,7 +155,6 @@ class Llama3(Renderer):
     output ``content + "<|eot_id|>"``."""
 
     name = "llama3"
-    special_tokens = ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>")
 
     @property
     def prefix(self) -> str | None:
@@ -200,7 +197,6 @@ class Qwen3(Renderer):
     message after a user message is framed with a ``<think>`` block."""
 
     name = "qwen3"
-    special_tokens = ("<|im_start|>", "<|im_end|>")
     literal_content = True
     frames_thinking = True
 
