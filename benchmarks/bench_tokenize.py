@@ -23,6 +23,8 @@ cookbook: ``tinker-cookbook`` 0.6.1 in its own environment (``--cookbook-python`
 Every side returns the sha256 of all its token ids (int32, in row order): they must be equal.
 
     .venv/bin/python -m benchmarks.bench_tokenize [--rows 100000] [--repeat 1] [--cookbook-python /tmp/cbvenv-tok/bin/python]
+
+``incremental`` (called directly) times a full run against a refresh after 1% of the rows changed.
 """
 
 from __future__ import annotations
@@ -197,3 +199,39 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def incremental(file: str, tokenizer: str, renderer: str, changed: float = 0.01) -> dict:
+    """A full tokenization of the split, then a refresh after ``changed`` of its rows got new
+    content (and uids): ``tokenize_incremental`` reuses the rest. Both timed in this process."""
+    import numpy as np
+    import pyarrow as pa
+
+    from benchmarks.chat_data import chat_table
+    from datasets_pipeline.engine.ipc import read_table
+    from datasets_pipeline.tokenize import ProfileTokenizer, tokenize_table
+    from datasets_pipeline.tokenize.encoder import open_encoder
+    from datasets_pipeline.tokenize.incremental import tokenize_incremental
+
+    tok = ProfileTokenizer(_profile(tokenizer, renderer), open_encoder(tokenizer))
+    table = read_table(file).select(["messages"])
+    n = table.num_rows
+    table = table.append_column("uid", pa.array([f"{i:016x}" for i in range(n)]))
+    start = time.perf_counter()
+    previous = tokenize_table(table, tok)
+    full_s = time.perf_counter() - start
+    k = max(1, int(n * changed))
+    where = np.random.default_rng(0).choice(n, k, replace=False)
+    fresh = chat_table(k, seed=10**6).select(["messages"]).column("messages").combine_chunks()
+    messages = table.column("messages").combine_chunks()
+    index = np.arange(n)
+    index[where] = n + np.arange(k)
+    new_rows = pa.table({
+        "messages": pa.concat_arrays([messages, fresh]).take(pa.array(index)),
+        "uid": pa.array([f"{i:016x}" if i < n else f"new{i}" for i in index]),
+    })
+    start = time.perf_counter()
+    result = tokenize_incremental(previous, new_rows, tok)
+    refresh_s = time.perf_counter() - start
+    return {"rows": n, "changed_rows": k, "full_s": round(full_s, 2), "refresh_s": round(refresh_s, 2),
+            "speedup": round(full_s / refresh_s, 1), "reused": result.reused_rows, "tokenized": result.tokenized_rows}

@@ -38,18 +38,19 @@ def tokenize_incremental(previous: pa.Table, rows: pa.Table, tokenizer: ProfileT
     new_idx = np.flatnonzero(~found)
     fresh = tokenize_table(take_table(rows, pa.array(new_idx)), tokenizer)
     old_idx = np.flatnonzero(found)
-    reused = take_table(previous, pc.filter(where, pa.array(found)))
-    if "source_row" in rows.schema.names:
-        i = reused.schema.get_field_index("source_row")
-        source = rows.column("source_row").take(pa.array(old_idx))
-        reused = reused.set_column(i, "source_row", source) if i >= 0 else reused.append_column("source_row", source)
-    reused = reused.select(fresh.schema.names).cast(fresh.schema)
-    # Back into the new rows' order: position of each output row among (reused, fresh).
+    # One gather from (previous rows, fresh rows) into the new rows' order.
     order = np.empty(rows.num_rows, dtype=np.int64)
-    order[old_idx] = np.arange(len(old_idx))
-    order[new_idx] = len(old_idx) + np.arange(len(new_idx))
-    combined = pa.concat_tables([reused, fresh])
-    return IncrementalResult(take_table(combined, pa.array(order)), len(old_idx), len(new_idx))
+    order[old_idx] = pc.filter(where, pa.array(found)).to_numpy(zero_copy_only=False)
+    order[new_idx] = previous.num_rows + np.arange(len(new_idx))
+    missing = [name for name in fresh.schema.names if name not in previous.schema.names and name != "source_row"]
+    if missing:
+        raise TokenizeError(f"the previous cache has no column(s) {missing}")
+    names = [name for name in fresh.schema.names if name != "source_row"]
+    combined = pa.concat_tables([previous.select(names).cast(fresh.select(names).schema), fresh.select(names)])
+    out = take_table(combined, pa.array(order))
+    if "source_row" in rows.schema.names:
+        out = out.append_column("source_row", rows.column("source_row"))
+    return IncrementalResult(out.select(fresh.schema.names), len(old_idx), len(new_idx))
 
 
 @dataclass(frozen=True)
