@@ -1,8 +1,9 @@
-"""Interleaved mixtures declared in ``mixtures.yaml`` (no Dagster imports).
+"""Interleaved mixtures and recipes declared in ``mixtures.yaml`` (no Dagster imports).
 
 :mod:`.config` parses and validates the file, :mod:`.plan` decides which source rows go where
 (the interleave of ``datasets.interleave_datasets`` and the cookbook's held-out split),
-:mod:`.build` writes the rows to Arrow IPC files batch by batch, :mod:`.stats` reports them.
+:mod:`.build` writes the rows to Arrow IPC files batch by batch, :mod:`.stats` reports them;
+:mod:`.recipes` validates the ``recipes:`` section (DatasetDicts composed by steps).
 """
 
 from .build import MixtureBuildError, OpenSource, build_mixture
@@ -17,10 +18,12 @@ from .config import (
     mixtures_path,
     parse_mixtures,
 )
+from .recipes import InvalidRecipe, Recipe, RecipeError, RecipesFile, load_recipes, parse_recipes
 from .stats import MixtureStats, ProportionCheck, SourceStats, check_proportions
 
 __all__ = [
     "InvalidMixture", "Mixture", "MixtureBuildError", "MixtureError", "MixtureSource", "MixtureStats", "MixturesFile",
     "MixturesFileError", "OpenSource", "ProportionCheck", "SourceStats", "build_mixture", "check_proportions",
     "load_mixtures", "mixtures_path", "parse_mixtures",
+    "InvalidRecipe", "Recipe", "RecipeError", "RecipesFile", "load_recipes", "parse_recipes",
 ]

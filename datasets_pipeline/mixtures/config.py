@@ -2,7 +2,7 @@
 
 The file is ``mixtures.yaml`` at the project root, or the file named by
 ``DATASETS_PIPELINE_MIXTURES`` (which replaces it). Its top level is a mapping with the keys
-``mixtures`` (name → entry) and ``recipes`` (kept as parsed, read elsewhere)::
+``mixtures`` (name → entry) and ``recipes`` (kept as parsed here, validated by :mod:`.recipes`)::
 
     mixtures:
       chat_sft:                              # the asset mixture/chat_sft
@@ -57,7 +57,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
 import yaml
 
@@ -65,8 +65,8 @@ from datasets_pipeline.catalog import CATALOG
 from datasets_pipeline.engine.interleave import STOPPING_STRATEGIES
 
 __all__ = [
-    "DEFAULT_STOPPING_STRATEGY", "InvalidMixture", "MIXTURES_ENV", "Mixture", "MixtureError", "MixtureSource", "MixturesFile",
-    "MixturesFileError", "Problem", "SOURCE_COLUMN", "load_mixtures", "mixtures_path", "parse_mixtures",
+    "DEFAULT_STOPPING_STRATEGY", "EntryError", "InvalidMixture", "MIXTURES_ENV", "Mixture", "MixtureError", "MixtureSource", "MixturesFile",
+    "MixturesFileError", "Problem", "SOURCE_COLUMN", "load_mixtures", "mixtures_path", "parse_entries", "parse_mixtures",
 ]
 
 MIXTURES_ENV = "DATASETS_PIPELINE_MIXTURES"
@@ -107,8 +107,11 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class MixtureError:
-    """Why the entry ``name`` of the file could not be loaded (the asset shows it as broken)."""
+class EntryError:
+    """Why the entry ``name`` of a section could not be loaded (its asset shows it as broken)."""
+
+    KIND: ClassVar[str] = "entry"  # the word in the message
+    LAYER: ClassVar[str] = "entry"  # the first part of the asset key
 
     name: str
     problems: tuple[Problem, ...]
@@ -117,18 +120,25 @@ class MixtureError:
 
     @property
     def asset_key(self) -> str:
-        return f"mixture/{self.name}"
+        return f"{self.LAYER}/{self.name}"
 
     @property
     def message(self) -> str:
         where = f"{self.file}:{self.line}: " if self.file and self.line else (f"{self.file}: " if self.file else "")
-        head = f"{where}mixture {self.name!r} is invalid"
+        head = f"{where}{self.KIND} {self.name!r} is invalid"
         if len(self.problems) == 1:
             return f"{head}: {self.problems[0]}"
         return head + ":\n" + "\n".join(f"  - {p}" for p in self.problems)
 
     def __str__(self) -> str:
         return self.message
+
+
+class MixtureError(EntryError):
+    """Why the mixture ``name`` could not be loaded (``mixture/<name>`` shows it as broken)."""
+
+    KIND = "mixture"
+    LAYER = "mixture"
 
     def exception(self) -> "InvalidMixture":
         return InvalidMixture(self)
@@ -357,9 +367,26 @@ def parse_mixtures(text: str, file: str | None = None, *, profiles: Iterable[str
     if not isinstance(section, _Map):
         raise MixturesFileError(f"'mixtures' must map names to entries, got {_kind(section)}", file, doc.lines["mixtures"])
     profile_names = None if profiles is None else tuple(profiles)
+    mixtures, errors, names = parse_entries(
+        section, file, MixtureError, lambda name, entry, line: _parse_entry(name, entry, line, file, profile_names)
+    )
+    return MixturesFile(file, mixtures, errors, doc.get("recipes"), names)
+
+
+Good = TypeVar("Good")
+Bad = TypeVar("Bad", bound=EntryError)
+
+
+def parse_entries(
+    section: "_Map", file: str | None, error: type[Bad], parse: Callable[[Any, Any, int], "Good | Bad"]
+) -> tuple[dict[str, Good], dict[str, Bad], tuple[str, ...]]:
+    """Parse each entry of a ``name → entry`` section: good ones, one ``error`` per bad one, every name.
+
+    A name defined twice is an error of that name (both definitions dropped).
+    """
     repeated = {key: (first, again) for key, first, again in section.duplicates}
-    mixtures: dict[str, Mixture] = {}
-    errors: dict[str, MixtureError] = {}
+    good: dict[str, Good] = {}
+    bad: dict[str, Bad] = {}
     names: list[str] = []
     for name, entry in section.items():
         key = str(name)
@@ -368,14 +395,14 @@ def parse_mixtures(text: str, file: str | None = None, *, profiles: Iterable[str
         if name in repeated:
             first, again = repeated[name]
             problem = Problem("name", f"the name is defined twice (lines {first} and {again}); rename one", again)
-            errors[key] = MixtureError(key, (problem,), file, first)
+            bad[key] = error(key, (problem,), file, first)
             continue
-        result = _parse_entry(name, entry, line, file, profile_names)
-        if isinstance(result, MixtureError):
-            errors[key] = result
+        result = parse(name, entry, line)
+        if isinstance(result, EntryError):
+            bad[key] = result  # type: ignore[assignment]
         else:
-            mixtures[key] = result
-    return MixturesFile(file, mixtures, errors, doc.get("recipes"), tuple(names))
+            good[key] = result
+    return good, bad, tuple(names)
 
 
 # ------------------------------------------------------------------------------------ one entry

@@ -50,8 +50,9 @@ from datasets_pipeline.catalog import CATALOG
 
 from .config import (
     _NAME,
+    EntryError,
     MixturesFileError,
-    Problem,
+    parse_entries,
     _Checker,
     _kind,
     _Map,
@@ -153,29 +154,11 @@ class Recipe:
         return xxhash.xxh3_64_hexdigest(self.canonical().encode())[:12]
 
 
-@dataclass(frozen=True)
-class RecipeError:
-    """Why the recipe ``name`` could not be loaded (its asset shows and raises this message)."""
+class RecipeError(EntryError):
+    """Why the recipe ``name`` could not be loaded (``dataset_dict/<name>`` shows and raises this message)."""
 
-    name: str
-    problems: tuple[Problem, ...]
-    file: str | None = None
-    line: int | None = None
-
-    @property
-    def asset_key(self) -> str:
-        return f"dataset_dict/{self.name}"
-
-    @property
-    def message(self) -> str:
-        where = f"{self.file}:{self.line}: " if self.file and self.line else (f"{self.file}: " if self.file else "")
-        head = f"{where}recipe {self.name!r} is invalid"
-        if len(self.problems) == 1:
-            return f"{head}: {self.problems[0]}"
-        return head + ":\n" + "\n".join(f"  - {p}" for p in self.problems)
-
-    def __str__(self) -> str:
-        return self.message
+    KIND = "recipe"
+    LAYER = "dataset_dict"
 
 
 class InvalidRecipe(ValueError):
@@ -216,24 +199,8 @@ def parse_recipes(section: Any, file: str | None = None, line: int | None = None
         return RecipesFile(file, {}, {})
     if not isinstance(section, _Map):
         raise MixturesFileError(f"'recipes' must map names to entries, got {_kind(section)}", file, line)
-    repeated = {key: (first, again) for key, first, again in section.duplicates}
-    recipes: dict[str, Recipe] = {}
-    errors: dict[str, RecipeError] = {}
-    names: list[str] = []
-    for name, entry in section.items():
-        key = str(name)
-        names.append(key)
-        at = section.lines[name]
-        if name in repeated:
-            first, again = repeated[name]
-            errors[key] = RecipeError(key, (Problem("name", f"the name is defined twice (lines {first} and {again}); rename one", again),), file, first)
-            continue
-        result = _entry(name, entry, at, file)
-        if isinstance(result, RecipeError):
-            errors[key] = result
-        else:
-            recipes[key] = result
-    return RecipesFile(file, recipes, errors, tuple(names))
+    recipes, errors, names = parse_entries(section, file, RecipeError, lambda name, entry, at: _entry(name, entry, at, file))
+    return RecipesFile(file, recipes, errors, names)
 
 
 def _entry(name: Any, entry: Any, line: int, file: str | None) -> Recipe | RecipeError:
