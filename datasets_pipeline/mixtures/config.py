@@ -147,7 +147,7 @@ class MixtureError(EntryError):
 class InvalidMixture(ValueError):
     """Raised when a broken entry is used (built or looked up); carries the :class:`MixtureError`."""
 
-    def __init__(self, error: MixtureError) -> None:
+    def __init__(self, error: EntryError) -> None:
         self.error = error
         super().__init__(error.message)
 

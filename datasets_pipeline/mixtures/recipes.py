@@ -51,6 +51,7 @@ from datasets_pipeline.catalog import CATALOG
 from .config import (
     _NAME,
     EntryError,
+    InvalidMixture,
     MixturesFileError,
     parse_entries,
     _Checker,
@@ -160,13 +161,12 @@ class RecipeError(EntryError):
     KIND = "recipe"
     LAYER = "dataset_dict"
 
+    def exception(self) -> "InvalidRecipe":
+        return InvalidRecipe(self)
 
-class InvalidRecipe(ValueError):
-    """Raised when a broken recipe is used; carries the :class:`RecipeError`."""
 
-    def __init__(self, error: RecipeError) -> None:
-        self.error = error
-        super().__init__(error.message)
+class InvalidRecipe(InvalidMixture):
+    """Raised when a broken recipe is used; carries the :class:`RecipeError` as ``error``."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,7 @@ class RecipesFile:
         if name in self.recipes:
             return self.recipes[name]
         if name in self.errors:
-            raise InvalidRecipe(self.errors[name])
+            raise self.errors[name].exception()
         raise KeyError(f"no recipe {name!r} in {self.path or 'the mixtures file'}; defined: {', '.join(self.names) or 'none'}")
 
 
