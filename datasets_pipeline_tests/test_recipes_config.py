@@ -1,14 +1,17 @@
-"""The ``recipes:`` section of mixtures.yaml: the shipped math_rl entry, each invalid case's error."""
+"""The ``recipes:`` section of mixtures.yaml: the shipped math_rl entry, each invalid case's error, the engine's order."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from datasets_pipeline.mixtures.config import MixturesFileError, parse_mixtures
 from datasets_pipeline.mixtures.recipes import Exclude, InvalidRecipe, RecipeError, Step, load_recipes, parse_recipes
+from datasets_pipeline.steps.cookbook import RAW_ROWS_KEY
+from datasets_pipeline.steps.recipe import plan_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,3 +157,40 @@ def test_recipes_section_must_be_a_mapping_and_unknown_names_are_key_errors() ->
     with pytest.raises(KeyError, match="no recipe 'nope' in mixtures.yaml; defined: good"):
         parse("recipes:\n" + GOOD).get("nope")
     assert parse("mixtures: {}\n").recipes == {}
+
+
+def _tables() -> dict:
+    """gsm8k main/train: 6 raw rows, the converter dropped raw rows 1 and 4; math500 holds 'q2'."""
+    raw = pa.table({"question": [f"q{i}" for i in range(6)]})
+    kept = [0, 2, 3, 5]
+    cook = pa.table({"question": [f"q{i}" for i in kept], "source_row": pa.array(kept, pa.int64())})
+    cook = cook.replace_schema_metadata({RAW_ROWS_KEY: b"6"})
+    return {("cookbook/gsm8k", "main/train"): cook, ("raw/gsm8k", "main/train"): raw,
+            ("raw/math500", "default/test"): pa.table({"question": ["q2", "zz"], "problem": ["q2", "zz"]})}
+
+
+def test_plan_recipe_runs_steps_on_raw_positions_then_drops_converter_rows() -> None:
+    text = """\
+    recipes:
+      r:
+        splits:
+          train:
+            sources: [{asset: cookbook/gsm8k, partition: main/train}]
+            steps: [{exclude: {field: question, in: {asset: raw/math500, partition: default/test}}}, {skip: 1}, {take: 3}]
+    """
+    plan = plan_recipe(parse(text).get("r"), _tables())
+    # raw positions 0..5 minus q2 -> [0, 1, 3, 4, 5]; skip 1, take 3 -> [1, 3, 4]; rows 1 and 4 were dropped -> q3
+    assert plan["train"].table.take(pa.array(plan["train"].indices)).column("question").to_pylist() == ["q3"]
+
+
+def test_plan_recipe_names_a_missing_exclude_column() -> None:
+    text = """\
+    recipes:
+      r:
+        splits:
+          train:
+            sources: [{asset: cookbook/gsm8k, partition: main/train}]
+            steps: [{exclude: {field: problem, in: {asset: raw/math500, partition: default/test}}}]
+    """
+    with pytest.raises(ValueError, match=r"^recipe r split train step exclude: field 'problem' is not a column of raw/gsm8k:main/train$"):
+        plan_recipe(parse(text).get("r"), _tables())

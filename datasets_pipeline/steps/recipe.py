@@ -36,16 +36,20 @@ def _table(tables: Tables, asset: str, partition: str, what: str) -> pa.Table:
     return table
 
 
-def _excluded(step: Exclude, raw: pa.Table, tables: Tables, what: str) -> np.ndarray:
-    """True for the rows of ``raw`` whose ``step.field`` value appears in the excluded partitions."""
+def _value_set(step: Exclude, tables: Tables, what: str) -> pa.Array:
+    """The ``step.field`` values of the excluded partitions, as one array."""
     values = []
     for p in step.source.partitions:
         other = _table(tables, step.source.asset, p, what)
         if step.field not in other.column_names:
-            raise ValueError(f"{what}: exclude field {step.field!r} is not a column of {step.source.asset}:{p}")
+            raise ValueError(f"{what}: field {step.field!r} is not a column of {step.source.asset}:{p}")
         values.append(other.column(step.field))
-    value_set = pa.chunked_array([c for v in values for c in v.chunks], type=values[0].type).combine_chunks()
-    column = raw.column(step.field)
+    return pa.chunked_array([c for v in values for c in v.chunks], type=values[0].type).combine_chunks()
+
+
+def _excluded(field: str, value_set: pa.Array, raw: pa.Table) -> np.ndarray:
+    """True for the rows of ``raw`` whose ``field`` value is in ``value_set`` (nulls are kept)."""
+    column = raw.column(field)
     if value_set.type != column.type:
         value_set = value_set.cast(column.type)
     hit = pc.fill_null(pc.is_in(column, value_set=value_set), False)
@@ -80,14 +84,15 @@ def plan_recipe_split(split: RecipeSplit, tables: Tables, recipe: str = "recipe"
     for step in split.steps:
         if step.kind == "exclude":
             assert isinstance(step.value, Exclude)
+            what = f"recipe {recipe} split {split.name} step exclude"
+            value_set = _value_set(step.value, tables, what)
             masks = []
             for (dataset, p), raw in zip(parts, raws):
-                what = f"recipe {recipe} split {split.name} step exclude"
                 if raw is None:
                     raise ValueError(f"{what}: raw/{dataset}:{p} is not materialized")
                 if step.value.field not in raw.column_names:
                     raise ValueError(f"{what}: field {step.value.field!r} is not a column of raw/{dataset}:{p}")
-                masks.append(_excluded(step.value, raw, tables, what))
+                masks.append(_excluded(step.value.field, value_set, raw))
             excluded = np.concatenate(masks)
             positions = positions[~excluded[positions]]
         elif step.kind == "shuffle":
