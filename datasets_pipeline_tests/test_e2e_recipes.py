@@ -19,7 +19,7 @@ import datasets_pipeline as dp
 from datasets_pipeline.engine.ipc import read_table
 from datasets_pipeline.errors import NotMaterializedError
 from datasets_pipeline.mixtures.recipes import InvalidRecipe
-from datasets_pipeline_tests.dagster_runs import failure_message, materialize
+from datasets_pipeline_tests.dagster_runs import failure_message, materialize, run_cli
 from datasets_pipeline_tests.fixtures_data import parquet_bytes
 from datasets_pipeline_tests.test_e2e_families import card
 
@@ -130,3 +130,20 @@ def test_code_location_with_a_bad_recipe_loads_the_others(tmp_path, monkeypatch,
         dp.dataset_dict_path("algebra_small")
     with pytest.raises(ValueError, match=r"algebra_small has no config 'main'; configs: default"):
         dp.dataset_dict_path("algebra_small", "main")
+
+
+def test_dagster_cli_loads_the_code_location_with_a_bad_recipe(tmp_path):
+    bad = tmp_path / "recipes.yaml"
+    bad.write_text(
+        "recipes:\n"
+        "  broken:\n"
+        "    splits: {train: {sources: [{asset: cookbook/gsm8k, partition: main/train}], steps: [{shuffle: {seed: zero}}]}}\n"
+        "  ok:\n"
+        "    splits: {test: {sources: [{asset: cookbook/math500, partition: default/test}]}}\n"
+    )
+    done = run_cli(["asset", "list", "-m", "datasets_pipeline.definitions"], {"DATASETS_PIPELINE_MIXTURES": str(bad)})
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout.split()
+    assert {"dataset_dict/ok", "dataset_dict/broken", "cookbook/gsm8k"} <= set(listed) and "dataset_dict/math_rl" not in listed
+    assert (f"{bad}:2: recipe 'broken' is invalid: splits.train.steps[0].shuffle.seed (line 3): must be a non-negative "
+            "integer, got a string ('zero')") in done.stderr
