@@ -17,9 +17,11 @@ from ..catalog.spec import DatasetSpec
 from ..paths import check_segment, is_remote, local_path
 from ..steps.checks import DATASET_DICT_CHECKS, complete_splits
 from ..steps.dataset_dict import WRITER_VERSION, math_rl_tables, plan_splits, plan_version, write_dataset_dict
+from ..steps.presentation import LAYER_KINDS, OWNER, human_bytes
+from .automation_conditions import follow_upstream
 from .checks import check_results, check_specs, gated
 from .partitions import config_partitions, splits_of_config
-from .spec_metadata import spec_metadata
+from .spec_metadata import layer_attributes, spec_metadata
 
 _MATH_RL_SEED = inspect.signature(math_rl_tables).parameters.get("seed")
 
@@ -48,6 +50,7 @@ def _result(path: Path | str, written: dict[str, Any], splits: dict[str, int]) -
             "dagster/row_count": sum(splits.values()),
             "shards": dg.MetadataValue.json({s: len(v.files) for s, v in stats.splits.items()}),
             "bytes": stats.num_bytes,
+            "size": dg.MetadataValue.text(human_bytes(stats.num_bytes)),
             "features": dg.MetadataValue.json(written["features"]),
         }
     )
@@ -67,12 +70,13 @@ def build_dataset_dict_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             )
         },
         partitions_def=config_partitions(spec.name),
-        group_name=spec.group,
-        kinds={"huggingface", "arrow"},
-        description=f"{spec.name} as a `datasets.DatasetDict` folder per config (open with `datasets.load_from_disk` "
-        f"or `datasets_pipeline.dataset_dict_path`).",
-        metadata=spec_metadata(spec),
+        **layer_attributes(
+            spec, "dataset_dict",
+            f"{spec.name}: one folder per config; open it with `datasets.load_from_disk` or "
+            f"`datasets_pipeline.dataset_dict_path`.",
+        ),
         code_version=f"writer-{WRITER_VERSION}-{plan_version(spec)}",
+        automation_condition=follow_upstream(),
         required_resource_keys={"arrow_io_manager"},
         check_specs=check_specs(key, DATASET_DICT_CHECKS, config_partitions(spec.name)),
     )
@@ -109,10 +113,14 @@ def build_math_rl_asset() -> dg.AssetsDefinition:
                                   metadata={"allow_missing_partitions": True}),
         },
         group_name="math",
-        kinds={"huggingface", "arrow"},
-        description="Math RL recipe: hendrycks_math train+test of all configs minus MATH-500 problems, "
-        "shuffled with seed 0, as train; MATH-500 as test.",
-        metadata=spec_metadata(hendrycks) | {"recipe": "math_rl"},
+        kinds=set(LAYER_KINDS["dataset_dict"]),
+        owners=[OWNER],
+        tags={"family": "math", "layer": "dataset_dict", "recipe": "math_rl"},
+        description="**dataset_dict layer**. Math RL recipe: hendrycks_math train+test of all configs minus "
+        "MATH-500 problems, shuffled with seed 0, as train; MATH-500 as test.",
+        metadata={k: v for k, v in spec_metadata(hendrycks, "dataset_dict").items() if k != "partitions"}
+        | {"recipe": "math_rl"},
+        automation_condition=follow_upstream(),
         code_version=f"writer-{WRITER_VERSION}-math_rl-shuffle{seed}",
         required_resource_keys={"arrow_io_manager"},
         check_specs=check_specs(key, DATASET_DICT_CHECKS),

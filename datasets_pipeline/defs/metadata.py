@@ -8,12 +8,16 @@ import dagster as dg
 import pyarrow as pa
 
 from ..engine.ipc import WriteStats
+from ..steps.presentation import column_docs, human_bytes
 from ..steps.preview import markdown_preview, schema_columns
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    """A Dagster ``TableSchema`` for the UI's column view."""
-    return dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in schema_columns(schema)])
+def column_schema(schema: pa.Schema, family: str | None = None) -> dg.TableSchema:
+    """A Dagster ``TableSchema`` for the UI's column view, with the family's column descriptions."""
+    docs = column_docs(family) if family else {}
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, type_, description=docs.get(name)) for name, type_ in schema_columns(schema)]
+    )
 
 
 def metadata_value(value: Any) -> Any:
@@ -28,12 +32,15 @@ def metadata_value(value: Any) -> Any:
     return dg.MetadataValue.text(str(value))
 
 
-def table_metadata(table: pa.Table, stats: WriteStats, extra: dict[str, Any], *, partitioned: bool) -> dict[str, Any]:
+def table_metadata(
+    table: pa.Table, stats: WriteStats, extra: dict[str, Any], *, partitioned: bool, family: str | None = None
+) -> dict[str, Any]:
     """Metadata for one written table (a partition, or a whole asset)."""
     meta: dict[str, Any] = {
         "dagster/row_count": dg.MetadataValue.int(table.num_rows),
-        "dagster/column_schema": column_schema(table.schema),
+        "dagster/column_schema": column_schema(table.schema, family),
         "bytes": dg.MetadataValue.int(stats.bytes),
+        "size": dg.MetadataValue.text(human_bytes(stats.bytes)),
         "record_batches": dg.MetadataValue.int(stats.batches),
         "preview": dg.MetadataValue.md(markdown_preview(table)),
     }
