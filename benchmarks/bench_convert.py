@@ -13,8 +13,8 @@ datasets: ``Dataset.from_file`` (memory-mapped Arrow stream, the ``save_to_disk`
           ``.map(batched=True)`` building ``messages`` of ``{role, content}`` (``from``/``value``
           renamed, ``human`` → user, else assistant; Tulu: fields picked) → ``save_to_disk``.
 
-The ``messages`` columns of both outputs must be equal, row for row (our output also has a ``uid``
-column, which datasets' side does not compute). Inputs are read into the page cache right before
+The ``messages`` columns of both outputs must be equal, row for row (our output also has ``source_row`` and ``uid``
+columns, which datasets' side does not compute). Inputs are read into the page cache right before
 each side runs (see ``harness.warm_files``).
 
 Each side runs ``--repeat`` times (default 3), each run in a fresh interpreter, alternating the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load", "dataset_dict_path", "__version__"]
+__all__ = ["load", "dataset_dict_path", "quality_filter", "__version__"]
 
 
 def __getattr__(name: str):  # lazy: importing the package stays cheap and Dagster-free
@@ -12,4 +12,8 @@ def __getattr__(name: str):  # lazy: importing the package stays cheap and Dagst
         from . import api
 
         return getattr(api, name)
+    if name == "quality_filter":
+        from .steps.validate import quality_filter
+
+        return quality_filter
     raise AttributeError(name)

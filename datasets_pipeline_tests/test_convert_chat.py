@@ -25,7 +25,7 @@ def _m(role: str, content: str | None) -> dict:
     return {"role": role, "content": content}
 
 
-def test_tulu3_messages_cast_and_drops():
+def test_tulu3_messages_cast_and_every_row_kept():
     conversations = [
         [{"content": "Write a haiku about autumn.", "role": "user"},
          {"content": "Leaves drift on cold wind\u2026", "role": "assistant"}],
@@ -50,8 +50,15 @@ def test_tulu3_messages_cast_and_drops():
         {"messages": [_m("user", "Write a haiku about autumn."), _m("assistant", "Leaves drift on cold wind\u2026")]},
         {"messages": [_m("system", "You are a helpful assistant."), _m("user", "What is 2+2?"),
                       _m("assistant", "4"), _m("user", "And 3+3?"), _m("assistant", "6")]},
+        {"messages": []},
+        {"messages": []},  # a null list becomes an empty list
+        {"messages": [_m("user", None), _m("assistant", "hi")]},
+        {"messages": [_m("narrator", "x")]},
     ]
-    assert out.dropped == {"no_messages": 2, "null_content": 1, "invalid_role": 1}
+    assert out.dropped == {} and out.rows is None  # the cookbook's chat builders keep every row
+    from datasets_pipeline.steps.validate import quality_violations
+
+    assert quality_violations(out.table, "chat") == {"messages_empty": 2, "messages_invalid_role": 1, "messages_null_content": 1}
 
 
 def test_no_robots_extra_fields_and_content_parts():
@@ -69,11 +76,12 @@ def test_no_robots_extra_fields_and_content_parts():
         "category": pa.array(["Summarize", "Chat"], pa.string()),
     })
     out = MESSAGES(table, _ctx(table, "no_robots", "test"))
-    # An empty part list joins to "", a null part list stays null (dropped as null_content).
+    # An empty part list joins to "", a null part list stays null (kept; a quality rule counts it).
     assert out.table.to_pylist() == [
         {"messages": [_m("user", "Summarize this."), _m("assistant", "Done.")]},
+        {"messages": [_m("user", ""), _m("assistant", None)]},
     ]
-    assert out.dropped == {"null_content": 1}
+    assert out.dropped == {}
 
 
 def test_sliced_chunked_messages():
@@ -147,8 +155,11 @@ def test_chat_catalog_entries():
     specs = {s.name: s for s in SPECS}
     assert list(specs) == ["tulu3_sft", "no_robots", "openthoughts3"]
     assert specs["tulu3_sft"].repo_id == "allenai/tulu-3-sft-mixture"
-    assert specs["tulu3_sft"].derived_split.test_size(939_343) == 1024
+    assert [(d.name, d.seed, d.bounds(939_343)) for d in specs["tulu3_sft"].dataset_dict] == [
+        ("train", 0, (1024, 939_343)), ("test", 0, (0, 1024))]
+    assert [(d.name, d.source_split, d.seed) for d in specs["no_robots"].dataset_dict] == [
+        ("train", "train", 0), ("test", "test", None)]
     assert specs["no_robots"].partition_keys == ["default/train", "default/test"]
     assert specs["openthoughts3"].large and specs["openthoughts3"].partition_keys == ["default/train"]
     assert [s.license for s in SPECS] == ["ODC-BY", "CC-BY-NC-4.0", "apache-2.0"]
-    assert all(s.family == "chat" and s.converter.version == "1" for s in SPECS)
+    assert all(s.family == "chat" and s.converter.version == "2" for s in SPECS)

@@ -17,8 +17,10 @@ def _ctx(table: pa.Table, config: str, split: str = "train") -> ConvertContext:
     return ConvertContext(dataset="deepcoder", config=config, split=split, raw_schema=table.schema)
 
 
-def _case(inp: str, out: str, testtype: str = "stdin_stdout", fn_name: str | None = None) -> dict:
-    return {"input": inp, "output": out, "testtype": testtype, "fn_name": fn_name}
+def _case(inp: str, out: str, testtype: str = "stdin_stdout", fn_name: str | None = None, metadata: dict | None = None) -> dict:
+    """A test case as the cookbook normalizes it: metadata kept as JSON, ``{"func_name": null}`` when empty."""
+    metadata = {"func_name": fn_name} if metadata is None else metadata
+    return {"input": inp, "output": out, "testtype": testtype, "fn_name": fn_name, "metadata": json.dumps(metadata)}
 
 
 def test_primeintellect_style_json_tests_and_metadata():
@@ -51,10 +53,10 @@ def test_primeintellect_style_json_tests_and_metadata():
             "starter_code": None,
             "tests": [_case("3\n1 2 3\n", "6\n"), _case("1\n5\n", "5\n")],
         },
-        {
+        {  # a PrimeIntellect function_call case has no testtype: the cookbook makes it stdin_stdout
             "problem": "Write a function add(a, b) returning a + b.",
             "starter_code": None,
-            "tests": [_case("[1, 2]", "3", "functional", "add")],
+            "tests": [_case("[1, 2]", "3")],
         },
         {"problem": "Read a line and echo it.", "starter_code": None, "tests": [_case("hi\n", "hi\n")]},
     ]
@@ -171,7 +173,7 @@ def test_codeforces_style_with_ground_truth_and_prompt_columns():
     ]
 
 
-def test_question_wins_over_prompt_and_problem_and_tests_over_ground_truth():
+def test_question_or_prompt_or_problem_and_tests_or_ground_truth():
     raw = pa.table(
         {
             "problem": ["from problem", "from problem", "from problem"],
@@ -182,8 +184,10 @@ def test_question_wins_over_prompt_and_problem_and_tests_over_ground_truth():
         }
     )
     out = convert_code(raw, _ctx(raw, "primeintellect"))
-    assert out.table.column("problem").to_pylist() == ["from question", "from prompt", "from problem"]
-    assert out.table.column("tests").to_pylist() == [[_case("t", "t")], [_case("g", "g")], [_case("g", "g")]]
+    # a whitespace-only question is truthy: chosen, then the row is dropped (no fallback to prompt)
+    assert out.table.column("problem").to_pylist() == ["from question", "from problem"]
+    assert out.table.column("tests").to_pylist() == [[_case("t", "t")], [_case("g", "g")]]
+    assert out.dropped == {"missing_problem": 1} and out.rows.tolist() == [0, 2]
 
 
 def test_drops_rows_without_problem_or_tests_with_reasons():
@@ -215,7 +219,7 @@ def test_all_rows_dropped_and_empty_batch_give_empty_tables():
     raw = pa.table({"problem": pa.array([None], pa.string()), "tests": ["[]"]})
     out = convert_code(raw, _ctx(raw, "taco"))
     assert out.table.num_rows == 0 and out.table.schema == FAMILY_SCHEMAS["code"]
-    assert out.dropped == {"missing_problem": 1}
+    assert out.dropped == {"missing_tests": 1}  # tests are checked first, as the cookbook does
     empty = raw.slice(0, 0)
     out = convert_code(empty, _ctx(empty, "taco"))
     assert out.table.num_rows == 0 and out.dropped == {}
@@ -238,12 +242,18 @@ def test_missing_columns_are_schema_errors():
     )
 
 
-def test_normalize_tests_json_encodes_non_strings():
-    assert normalize_tests(json.dumps([{"input": {"a": [1, 2]}, "output": True}])) == [
-        ('{"a": [1, 2]}', "true", "stdin_stdout", None)
+def test_normalize_tests_uses_python_str_of_values():
+    assert normalize_tests(json.dumps([{"input": {"a": [1, "b", None]}, "output": True}])) == [
+        ("{'a': [1, 'b', None]}", "True", "stdin_stdout", None, '{"func_name": null}')
     ]
-    assert normalize_tests([{"input": "x", "output": None, "type": "stdin_stdout"}], "f") == [
-        ("x", "", "stdin_stdout", "f")
+    assert normalize_tests([{"input": "x", "output": None, "type": "stdin_stdout"}], {"func_name": "f"}) == [
+        ("x", "None", "stdin_stdout", None, '{"func_name": null}')
+    ]
+    assert normalize_tests([{"output": 1.0, "testtype": "functional", "metadata": '{"func_name": 7, "k": "é"}'}]) == [
+        ("", "1.0", "functional", "7", '{"func_name": "7", "k": "é"}')
+    ]
+    assert normalize_tests({"inputs": [[1]], "outputs": [[[2]]], "fn_name": None}, {"func_name": "row"}) == [
+        ("[1]", "[2]", "functional", "row", '{"func_name": "row"}')
     ]
 
 
@@ -259,4 +269,4 @@ def test_deepcoder_catalog_entry():
         "codeforces/test",
     ]
     assert spec.default_config == "primeintellect"
-    assert spec.converter is CODE_CONVERTER and spec.converter.version == "1"
+    assert spec.converter is CODE_CONVERTER and spec.converter.version == "2"

@@ -126,6 +126,7 @@ def test_mmlu_letter_answers_and_dropped_rows():
         {"question": "q0", "choices": ["a", "b", "c", "d"], "answer": 1, "subject": "all"},
         {"question": "q8", "choices": ["a", "b", "c", "d"], "answer": 3, "subject": "all"},
     ]
+    assert out.rows.tolist() == [0, 8]  # input positions of the kept rows (source_row)
 
 
 def test_mmlu_integer_answer_out_of_range_is_dropped():
@@ -191,7 +192,7 @@ def test_eval_catalog_entries():
     assert mmlu.splits["auxiliary_train"] == ("train",)
     assert len(mmlu.partition_keys) == 57 * 3 + 4 + 1
     assert mmlu.default_config == "all"
-    assert mmlu.converter is MCQ_CONVERTER and mmlu.converter.version == "1"
+    assert mmlu.converter is MCQ_CONVERTER and mmlu.converter.version == "2"  # 2: source_row
 
     humaneval = CATALOG["humaneval"]
     assert (humaneval.repo_id, humaneval.family, humaneval.license) == ("openai/openai_humaneval", "humaneval", "MIT")

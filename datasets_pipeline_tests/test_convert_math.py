@@ -107,8 +107,12 @@ def test_gsm8k_answer_rules_and_drops():
         {"problem": "q2", "answer": "6000"},
         {"problem": "q3", "answer": "42"},
         {"problem": "q4", "answer": "12,5 here"},
+        {"problem": "q6", "answer": ""},  # the cookbook keeps an empty answer
+        {"problem": "   ", "answer": "1"},  # and blank or null questions (x["question"] as it is)
+        {"problem": None, "answer": "1"},
     ]
-    assert out.dropped == {"no_final_answer": 2, "empty_answer": 1, "empty_problem": 2}
+    assert out.dropped == {"no_final_answer": 2}
+    assert out.rows.tolist() == [0, 1, 2, 3, 5, 6, 7]
 
 
 def test_gsm8k_vectorized_answer_matches_the_line_scan_on_all_real_rows():
@@ -179,13 +183,11 @@ def test_hendrycks_boxed_answers_subject_level_and_drops():
          "subject": "Number Theory", "level": 2},
         {"problem": "Unicode", "answer": "90^\\circ", "solution": rows[4]["solution"],
          "subject": "Algebra", "level": 3},
+        {"problem": "Empty box", "answer": " ", "solution": rows[8]["solution"], "subject": "Algebra", "level": 1},
+        {"problem": "", "answer": "1", "solution": rows[9]["solution"], "subject": "Algebra", "level": 1},
     ]
-    assert out.dropped == {
-        "no_boxed_answer": 2,
-        "unmatched_close_brace": 1,
-        "empty_answer": 1,
-        "empty_problem": 1,
-    }
+    assert out.dropped == {"no_boxed_answer": 2, "unmatched_close_brace": 1}
+    assert out.rows.tolist() == [0, 1, 2, 3, 4, 8, 9]
 
 
 def test_math500_answer_comes_from_the_solution_and_level_is_int():
@@ -287,9 +289,11 @@ def test_polaris_problem_answer_and_empty_rows():
     out = POLARIS(table, _ctx(table, "polaris"))
     assert out.table.select(["problem", "answer"]).to_pylist() == [
         {"problem": "How many primes are below 10?", "answer": "4"},
+        {"problem": "Blank answer", "answer": "  "},  # whitespace is truthy: the cookbook keeps it
         {"problem": "Keep", "answer": "x=2"},
     ]
-    assert out.dropped == {"empty_problem": 1, "empty_answer": 1}
+    assert out.dropped == {"empty_problem": 1}
+    assert out.rows.tolist() == [0, 2, 3]
     with pytest.raises(SchemaError) as info:
         POLARIS(table.drop_columns(["answer"]), _ctx(table, "polaris"))
     assert info.value.column == "answer"
@@ -318,4 +322,7 @@ def test_math_catalog_entries():
     assert specs["deepmath"].repo_id == "zwhe99/DeepMath-103K"
     assert specs["polaris"].repo_id == "POLARIS-Project/Polaris-Dataset-53K"
     assert {s.license for s in SPECS} == {"MIT", "see dataset card"}
-    assert all(s.family == "math" and s.converter.version == "1" and s.description for s in SPECS)
+    assert all(s.family == "math" and s.converter.version == "2" and s.description for s in SPECS)
+    assert [(d.name, d.source_split, d.seed) for d in specs["gsm8k"].dataset_dict] == [("train", "train", 0), ("test", "test", None)]
+    assert [(d.name, d.seed) for d in specs["polaris"].dataset_dict] == [("train", 0)]
+    assert specs["hendrycks_math"].dataset_dict == () and specs["math500"].dataset_dict == ()

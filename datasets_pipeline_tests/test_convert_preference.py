@@ -88,10 +88,12 @@ def test_hh_rlhf_split_keep_rule_and_rows():
              [_m("assistant", "Day 1: Alfama and the castle. Day 2: Belém.")],
              [_m("assistant", "I don't know Lisbon.")]),
         _row([_m("user", "Is 7 prime?")], [_m("assistant", "Yes, 7 is prime.")], [_m("assistant", "No.")]),
+        _row([], [_m("assistant", "first")], [_m("assistant", "second")]),  # empty prompt: kept, as the cookbook does
     ]
     # Row 6: chosen has 3 messages (user, assistant "The label", user "means a person."),
     # rejected 4 → keep rule.
-    assert out.dropped == {"hh_keep_rule": 5, "empty_prompt": 1}
+    assert out.dropped == {"hh_keep_rule": 5}
+    assert out.rows.tolist() == [0, 1, 7, 8]
 
 
 def _hh_reference(chosen: str, rejected: str) -> dict | None:
@@ -123,7 +125,7 @@ def test_hh_rlhf_matches_the_cookbook_rule_on_random_transcripts():
                      shared + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 3)))))
     table = pa.table({"chosen": [c for c, _ in rows], "rejected": [r for _, r in rows]})
     out = HH_RLHF(table, _ctx(table, "hh_rlhf"))
-    expected = [e for e in (_hh_reference(c, r) for c, r in rows) if e is not None and e["prompt"]]
+    expected = [e for e in (_hh_reference(c, r) for c, r in rows) if e is not None]
     assert len(expected) > 10
     assert out.table.to_pylist() == expected
     assert sum(out.dropped.values()) + out.table.num_rows == len(rows)
@@ -278,8 +280,12 @@ def test_ultrafeedback_rows():
     assert out.table.to_pylist() == [
         _row([_m("user", "Name three primary colors.")], [_m("assistant", "Red, yellow and blue.")],
              [_m("assistant", "Purple.")]),
+        _row([_m("user", "Is the sky green?")], [_m("assistant", "No.")], [_m("assistant", None)]),
     ]
-    assert out.dropped == {"null_content": 1}
+    assert out.dropped == {}  # the cookbook keeps a null response; a quality rule counts it
+    from datasets_pipeline.steps.validate import quality_violations
+
+    assert quality_violations(out.table, "preference")["completion_b_null_content"] == 1
 
 
 def test_tulu3_preference_second_messages():
@@ -391,16 +397,21 @@ def test_preference_catalog_entries():
     assert specs["helpsteer3"].partition_keys == ["preference/train", "preference/validation"]
     assert specs["helpsteer3"].default_config == "preference"
     assert specs["helpsteer2"].partition_keys == ["default/train", "default/validation"]
-    assert specs["helpsteer2"].derived_split.test_size(5000) == 500
-    assert specs["helpsteer2"].derived_split.test_size(20000) == 1024
-    assert specs["ultrafeedback"].derived_split.test_size(63619) == 1024
-    assert specs["hh_rlhf"].derived_split is None
+    train, test = specs["helpsteer2"].dataset_dict
+    assert (train.name, test.name, train.after_convert, test.after_convert) == ("train", "test", True, True)
+    assert test.bounds(5000) == (0, 500) and train.bounds(5000) == (500, 5000)
+    assert test.bounds(20000) == (0, 1024)
+    assert [d.bounds(63619) for d in specs["ultrafeedback"].dataset_dict] == [(1024, 63619), (0, 1024)]
+    assert [(d.name, d.source_split, d.seed, d.bounds(2000)) for d in specs["hh_rlhf"].dataset_dict] == [
+        ("train", "train", 0, (0, 2000)), ("test", "test", 0, (0, 1024))]
+    assert [(d.name, d.source_split, d.bounds(2000)) for d in specs["helpsteer3"].dataset_dict] == [
+        ("train", "train", (0, 2000)), ("test", "validation", (0, 1024))]
     assert specs["arena140k"].repo_id == "lmarena-ai/arena-human-preference-140k"
     assert {s.name: s.license for s in SPECS} == {
         "hh_rlhf": "MIT", "helpsteer3": "CC-BY-4.0", "helpsteer2": "CC-BY-4.0", "ultrafeedback": "MIT",
         "arena140k": "CC-BY-4.0", "tulu3_preference": "ODC-BY",
     }
-    assert all(s.family == "preference" and s.converter.version == "1" for s in SPECS)
+    assert all(s.family == "preference" and s.converter.version == "2" for s in SPECS)
 
 
 def test_conversion_in_byte_bounded_slices_gives_the_same_result(monkeypatch):
@@ -411,7 +422,8 @@ def test_conversion_in_byte_bounded_slices_gives_the_same_result(monkeypatch):
     whole = HH_RLHF(table, _ctx(table, "hh_rlhf"))
     monkeypatch.setattr(messages, "MAX_PIECE_BYTES", 200)
     sliced = HH_RLHF(table, _ctx(table, "hh_rlhf"))
-    assert sliced.table.num_rows == 9
+    assert sliced.table.num_rows == 12
     assert sliced.table.column("prompt").num_chunks > 1
     assert sliced.table.to_pylist() == whole.table.to_pylist()
-    assert sliced.dropped == whole.dropped == {"hh_keep_rule": 15, "empty_prompt": 3}
+    assert sliced.dropped == whole.dropped == {"hh_keep_rule": 15}
+    assert sliced.rows.tolist() == whole.rows.tolist() == [0, 1, 7, 8, 9, 10, 16, 17, 18, 19, 25, 26]

@@ -87,7 +87,7 @@ def test_converts_rows_keeping_image_bytes_and_path(tmp_path):
         {"image": images[3], "label": 3, "label_name": "water lilly"},
     ]
     assert VISION_CONVERTER.required_columns == ("image", "label")
-    assert VISION_CONVERTER.version == "2"  # 2: truncated PNG/JPEG/GIF caught in every row
+    assert VISION_CONVERTER.version == "3"  # 2: truncated PNG/JPEG/GIF caught in every row; 3: source_row
 
 
 def test_output_metadata_restores_classlabel_and_image(tmp_path):
@@ -151,6 +151,7 @@ def test_drops_bad_labels_and_images_with_reasons(tmp_path):
         {"image": good, "label": 0, "label_name": "faces easy"},
         {"image": {"bytes": JPEG_GRAY, "path": "gray.jpg"}, "label": 3, "label_name": "water lilly"},
     ]
+    assert len(out.rows) == 2 and out.rows[0] == 0  # input positions of the kept rows (source_row)
 
 
 def test_truncated_images_mid_batch_are_found_by_their_end_marker(tmp_path):

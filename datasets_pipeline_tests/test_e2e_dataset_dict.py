@@ -33,10 +33,12 @@ def test_gsm8k_dataset_dict_loads_with_datasets(hub_server, hf_env, data_dir):
     assert path == data_dir / "dataset_dict" / "gsm8k" / "main" and path.is_symlink()
     loaded = datasets.load_from_disk(str(path))
     assert isinstance(loaded, datasets.DatasetDict) and list(loaded) == ["train", "test"]
-    for split in ("train", "test"):
-        source = cookbook(data_dir, "gsm8k", f"main/{split}")
+    for split in ("train", "test"):  # the cookbook's Gsm8kDataset: train shuffle(seed=0), test as it is
+        source = datasets.Dataset(cookbook(data_dir, "gsm8k", f"main/{split}"))
+        expected = source.shuffle(seed=0).flatten_indices() if split == "train" else source
         assert loaded[split].num_rows == source.num_rows
-        assert loaded[split].data.table.to_pylist() == source.to_pylist()
+        assert loaded[split].data.table.to_pylist() == expected.data.table.to_pylist()
+    assert loaded["train"]["source_row"] != list(range(40))
     assert loaded["test"].num_rows == 1319 and loaded["test"][0]["answer"] == "18"
     assert loaded["test"].features["level"] == datasets.Value("int64")
     assert set(json.loads((path / "test" / "state.json").read_text())) == {
@@ -74,7 +76,7 @@ def test_tulu3_derived_split_equals_datasets_shuffle_take_skip(hub_server, hf_en
     assert mat.metadata["splits"].value == {"train": 76, "test": 1024}
 
 
-def test_helpsteer2_derived_test_size_and_real_validation(hub_server, hf_env, data_dir):
+def test_helpsteer2_pairs_shuffled_after_they_are_built(hub_server, hf_env, data_dir):
     rows = []
     for p in range(30):  # 30 prompts, 2 responses each: 30 comparisons
         rows += [{"prompt": f"prompt {p}", "response": f"good {p}", "helpfulness": 4},
@@ -89,7 +91,8 @@ def test_helpsteer2_derived_test_size_and_real_validation(hub_server, hf_env, da
         run(["raw/helpsteer2", "cookbook/helpsteer2"], f"default/{split}")
     run(["dataset_dict/helpsteer2"], "default")
     loaded = datasets.load_from_disk(str(dp.dataset_dict_path("helpsteer2")))
-    assert {k: v.num_rows for k, v in loaded.items()} == {"train": 27, "test": 3, "validation": 2}
+    # HelpSteer2ComparisonBuilder: pairs from train, shuffle(0), min(1024, n // 10) as test; validation unused
+    assert {k: v.num_rows for k, v in loaded.items()} == {"train": 27, "test": 3}
     reference = datasets.Dataset(cookbook(data_dir, "helpsteer2", "default/train")).shuffle(seed=0)
     assert loaded["test"].data.table.to_pylist() == reference.take(3).flatten_indices().data.table.to_pylist()
     assert loaded["train"][0]["label"] == "A"

@@ -68,7 +68,9 @@ def test_math_gsm8k_real_test_split(hub_server, hf_env, data_dir):
     result = run(["raw/gsm8k", "cookbook/gsm8k"], "main/test")
     table = cookbook(data_dir, "gsm8k", "main/test")
     assert table.num_rows == 1319
-    assert table.column_names == ["problem", "answer", "solution", "subject", "level", "uid"]
+    assert table.column_names == ["problem", "answer", "solution", "subject", "level", "source_row", "uid"]
+    assert table.column("source_row").to_pylist() == list(range(1319))
+    assert table.schema.metadata[b"datasets_pipeline.raw_rows"] == b"1319"
     first = table.slice(0, 1).to_pylist()[0]
     assert first["answer"] == "18"
     assert first["problem"].startswith("Janet’s ducks lay 16 eggs per day.")
@@ -78,7 +80,8 @@ def test_math_gsm8k_real_test_split(hub_server, hf_env, data_dir):
     assert "2125" in table.column("answer").to_pylist()  # "#### 2,125": commas stripped
     meta = metadata(result, "cookbook/gsm8k")
     assert meta["rows_in"] == 1319 and meta["rows_kept"] == 1319 and meta["rows_dropped"] == 0
-    assert meta["converter_version"] == "1" and meta["uid_algorithm"].startswith("xxh3-128")
+    assert meta["converter_version"] == "2" and meta["uid_algorithm"].startswith("xxh3-128")
+    assert meta["quality"] == {"empty_answer": 0, "empty_problem": 0}
     assert checks(result) == {"has_rows": True, "row_count": True, "family_rules": True, "duplicate_uids": True, "quality": True}
 
 
@@ -97,7 +100,9 @@ def test_math_math500_parquet_branch_only_and_dropped_rows(hub_server, hf_env, d
     hub_server.add_revision("HuggingFaceH4/MATH-500", "refs/convert/parquet",
                             {"default/test/0000.parquet": parquet_bytes(pa.Table.from_pylist(MATH500_ROWS, schema=schema))})
     result = run(["raw/math500", "cookbook/math500"], "default/test")
-    rows = cookbook(data_dir, "math500", "default/test").drop_columns(["uid"]).to_pylist()
+    table = cookbook(data_dir, "math500", "default/test")
+    assert table.column("source_row").to_pylist() == [0, 1, 3]
+    rows = table.drop_columns(["uid", "source_row"]).to_pylist()
     assert rows == [
         {"problem": "What is $1+1$?", "answer": "2", "solution": MATH500_ROWS[0]["solution"], "subject": "Prealgebra", "level": 1},
         {"problem": "Simplify $\\frac{4}{6}$.", "answer": "\\frac{2}{3}", "solution": MATH500_ROWS[1]["solution"], "subject": "Algebra", "level": 2},
@@ -152,7 +157,9 @@ def test_preference_hh_rlhf_keep_rule(hub_server, hf_env, data_dir):
         "harmless-base/test.jsonl.gz": __import__("gzip").compress(json.dumps(rows[0]).encode()),
     })
     result = run(["raw/hh_rlhf", "cookbook/hh_rlhf"], "default/train")
-    got = cookbook(data_dir, "hh_rlhf", "default/train").drop_columns(["uid"]).to_pylist()
+    table = cookbook(data_dir, "hh_rlhf", "default/train")
+    assert table.column("source_row").to_pylist() == [0, 1]
+    got = table.drop_columns(["uid", "source_row"]).to_pylist()
     assert got == [
         {"prompt": [{"role": "user", "content": "What is 2+2?"}], "completion_a": [{"role": "assistant", "content": "4."}],
          "completion_b": [{"role": "assistant", "content": "5."}], "label": "A"},
@@ -183,8 +190,10 @@ def test_code_deepcoder_lcbv5(hub_server, hf_env, data_dir):
     result = run(["raw/deepcoder", "cookbook/deepcoder"], "lcbv5/train")
     got = cookbook(data_dir, "deepcoder", "lcbv5/train").drop_columns(["uid"]).to_pylist()
     assert got == [
-        {"problem": "Read n and print n*2.", "starter_code": None, "tests": [{"input": "3\n", "output": "6\n", "testtype": "stdin", "fn_name": None}]},
-        {"problem": "Write add(a, b).", "starter_code": rows[1]["starter_code"], "tests": [{"input": "1\n2", "output": "3", "testtype": "functional", "fn_name": "add"}]},
+        {"problem": "Read n and print n*2.", "starter_code": None, "source_row": 0,
+         "tests": [{"input": "3\n", "output": "6\n", "testtype": "stdin", "fn_name": None, "metadata": '{"func_name": null}'}]},
+        {"problem": "Write add(a, b).", "starter_code": rows[1]["starter_code"], "source_row": 1,
+         "tests": [{"input": "1\n2", "output": "3", "testtype": "functional", "fn_name": "add", "metadata": '{"func_name": "add"}'}]},
     ]
     assert metadata(result, "cookbook/deepcoder")["dropped_by_reason"] == {"missing_tests": 1}
 
@@ -234,7 +243,7 @@ def test_eval_humaneval_real_file_and_mmlu(hub_server, hf_env, data_dir):
     run(["raw/humaneval", "cookbook/humaneval"], "openai_humaneval/test")
     out = cookbook(data_dir, "humaneval", "openai_humaneval/test")
     assert out.num_rows == 164
-    assert out.drop_columns(["uid"]).to_pylist() == humaneval.select(["task_id", "prompt", "canonical_solution", "test", "entry_point"]).to_pylist()
+    assert out.drop_columns(["uid", "source_row"]).to_pylist() == humaneval.select(["task_id", "prompt", "canonical_solution", "test", "entry_point"]).to_pylist()
     assert out.column("task_id")[0].as_py() == "HumanEval/0"
 
     mmlu_schema = pa.schema([("question", pa.string()), ("subject", pa.string()), ("choices", pa.list_(pa.string())), ("answer", pa.int64())]).with_metadata(
@@ -248,7 +257,7 @@ def test_eval_humaneval_real_file_and_mmlu(hub_server, hf_env, data_dir):
         "all/test-00000-of-00001.parquet": parquet_bytes(pa.Table.from_pylist(mmlu_rows, schema=mmlu_schema)),
     })
     result = run(["raw/mmlu", "cookbook/mmlu"], "all/test")
-    got = cookbook(data_dir, "mmlu", "all/test").drop_columns(["uid"]).to_pylist()
+    got = cookbook(data_dir, "mmlu", "all/test").drop_columns(["uid", "source_row"]).to_pylist()
     assert got == [{"question": "2+2?", "choices": ["3", "4", "5", "6"], "answer": 1, "subject": "elementary_mathematics"},
                    {"question": "Capital of France?", "choices": ["Paris", "Rome", "Oslo", "Bern"], "answer": 0, "subject": "high_school_geography"}]
     assert checks(result)["family_rules"] is True

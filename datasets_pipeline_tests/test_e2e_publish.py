@@ -209,7 +209,7 @@ def test_math_rl_without_its_inputs_fails_naming_them(hub_server, hf_env, data_d
     result = run(instance, ["dataset_dict/math_rl"], None)
     assert not result.success
     message = failure_message(result)
-    assert "dataset_dict/math_rl: blocking check complete_splits: upstream splits not materialized: hendrycks_math:algebra/train" in message
+    assert "dataset_dict/math_rl: blocking check complete_splits: upstream splits not materialized: cookbook/hendrycks_math:algebra/train" in message
     assert evaluations(result) == {("dataset_dict/math_rl", "complete_splits"): (False, None)}
     assert not (data_dir / "dataset_dict" / "math_rl").exists()
 
@@ -218,7 +218,7 @@ def test_code_versions_follow_what_the_assets_run():
     from dataclasses import replace
 
     from datasets_pipeline.catalog import get_spec
-    from datasets_pipeline.catalog.spec import DerivedSplit
+    from datasets_pipeline.catalog.spec import held_out
     from datasets_pipeline.defs.cookbook import build_cookbook_asset
     from datasets_pipeline.defs.dataset_dict import build_dataset_dict_asset
     from datasets_pipeline.definitions import defs
@@ -227,19 +227,25 @@ def test_code_versions_follow_what_the_assets_run():
         asset_key = dg.AssetKey.from_user_string(key)
         return defs.resolve_assets_def(asset_key).code_versions_by_key[asset_key]
 
-    assert version("dataset_dict/tulu3_sft") == "writer-1-train-shuffle0-test1024"
-    assert version("dataset_dict/helpsteer2") == "writer-1-train-shuffle0-testhelpsteer2_test_size"
-    assert version("dataset_dict/gsm8k") == "writer-1-splits"
-    assert version("dataset_dict/math_rl") == "writer-1-math_rl-shuffle0"
+    assert version("dataset_dict/tulu3_sft") == "writer-1-train=train-shuffle0-skip1024-takeNone+test=train-shuffle0-skip0-take1024"
+    assert version("dataset_dict/helpsteer2") == (
+        "writer-1-train=train-shuffle0-skiphelpsteer2_test_size-takeNone-converted"
+        "+test=train-shuffle0-skip0-takehelpsteer2_test_size-converted"
+    )
+    assert version("dataset_dict/gsm8k") == "writer-1-train=train-shuffle0-skip0-takeNone+test=test-shuffleNone-skip0-takeNone"
+    assert version("dataset_dict/humaneval") == "writer-1-splits"
+    assert version("dataset_dict/math_rl") == "writer-1-math_rl-shuffle0-raw-positions"
     assert version("raw/gsm8k").startswith("reader-")
     assert version("cookbook/gsm8k").endswith("-xxh3-128/nfkc-canonical-v1") and version("cookbook/gsm8k").startswith("math-")
     # another seed or test size is another code version; so is another converter version
     tulu = get_spec("tulu3_sft")
-    reseeded = build_dataset_dict_asset(replace(tulu, derived_split=DerivedSplit(seed=1, size=1024)))
-    resized = build_dataset_dict_asset(replace(tulu, derived_split=DerivedSplit(seed=0, size=512)))
+    reseeded = build_dataset_dict_asset(replace(tulu, dataset_dict=held_out(1024, seed=1)))
+    resized = build_dataset_dict_asset(replace(tulu, dataset_dict=held_out(512, seed=0)))
     key = dg.AssetKey(["dataset_dict", "tulu3_sft"])
     assert {reseeded.code_versions_by_key[key], resized.code_versions_by_key[key]} == {
-        "writer-1-train-shuffle1-test1024", "writer-1-train-shuffle0-test512"}
+        "writer-1-train=train-shuffle1-skip1024-takeNone+test=train-shuffle1-skip0-take1024",
+        "writer-1-train=train-shuffle0-skip512-takeNone+test=train-shuffle0-skip0-take512",
+    }
     gsm8k = get_spec("gsm8k")
     bumped = replace(gsm8k, converter=replace(gsm8k.converter, version="99"))
     assert build_cookbook_asset(bumped).code_versions_by_key[dg.AssetKey(["cookbook", "gsm8k"])] == "math-99-xxh3-128/nfkc-canonical-v1"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..convert import chat as convert
-from .spec import DatasetSpec, DerivedSplit
+from .spec import DatasetSpec, DerivedSplit, held_out
 
 SPECS: list[DatasetSpec] = [
     DatasetSpec(
@@ -15,11 +15,11 @@ SPECS: list[DatasetSpec] = [
         description=(
             "Tulu 3 SFT mixture: AllenAI's instruction-tuning mixture of public and synthetic "
             "conversations. The converter casts `messages` to role/content messages (dropping extra "
-            "fields); rows without messages are dropped. The card lists 939,343 train rows; the "
+            "fields); every row is kept, as the cookbook keeps it. The card lists 939,343 train rows; the "
             "cookbook holds out the first 1,024 rows after `shuffle(seed=0)` as its test set."
         ),
         license="ODC-BY",
-        derived_split=DerivedSplit(seed=0, size=1024),
+        dataset_dict=held_out(1024, seed=0),
     ),
     DatasetSpec(
         name="no_robots",
@@ -29,10 +29,12 @@ SPECS: list[DatasetSpec] = [
         converter=convert.MESSAGES,
         description=(
             "No Robots: instructions and demonstrations written by skilled human annotators. The "
-            "converter casts `messages` to role/content messages (dropping extra fields); rows "
-            "without messages are dropped. The card lists 9,500 train and 500 test rows."
+            "converter casts `messages` to role/content messages (dropping extra fields); every row "
+            "is kept. The card lists 9,500 train and 500 test rows; the cookbook shuffles train "
+            "with seed 0."
         ),
         license="CC-BY-NC-4.0",
+        dataset_dict=(DerivedSplit("train", "train", seed=0), DerivedSplit("test", "test", seed=None)),
     ),
     DatasetSpec(
         name="openthoughts3",

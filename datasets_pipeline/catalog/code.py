@@ -20,11 +20,12 @@ DEEPCODER = DatasetSpec(
     description=(
         "DeepCoder-Preview: verifiable coding problems with test cases, used by the cookbook's code RL "
         "recipe (train = primeintellect + taco + lcbv5 train, test = codeforces + lcbv5 test). "
-        "`problem` is the first non-empty of question/prompt/problem; `tests` come from `tests` else "
-        "`ground_truth` (JSON string or nested), TACO `{inputs, outputs, fn_name}` expanded to one case "
-        "per index, each case {input, output, testtype (default stdin_stdout), fn_name (the case's or "
-        "the row metadata's func_name)}; empty `starter_code` becomes null. Rows without a problem or "
-        "without any test case are dropped (missing_problem, invalid_tests_json, missing_tests). The "
+        "`problem` is the first truthy of question/prompt/problem; `tests` are `tests or ground_truth` "
+        "(JSON string or nested) normalized as the cookbook's `_normalize_tests`: TACO `{inputs, outputs, "
+        "fn_name}` expanded to one case per index, each case {input, output (Python `str()` of the "
+        "values), testtype (default stdin_stdout), fn_name, metadata (the case metadata as JSON)}; "
+        "empty `starter_code` becomes null. Rows the cookbook skips are dropped (invalid_tests_json, "
+        "missing_tests, missing_problem). The "
         "card describes about 24K verified training problems and gives no per-config row counts."
     ),
     notes="Configs have no `default`: the default config is the first the card lists (primeintellect).",

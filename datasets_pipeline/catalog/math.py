@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from ..convert import math as convert
-from .spec import DatasetSpec
+from .spec import DatasetSpec, DerivedSplit
+
+# RL train shuffle(seed=0); a test split, where there is one, as it is.
+RL_TRAIN = (DerivedSplit("train", "train", seed=0),)
+RL_TRAIN_TEST = (*RL_TRAIN, DerivedSplit("test", "test", seed=None))
 
 HENDRYCKS_CONFIGS = (
     "algebra",
@@ -22,12 +26,13 @@ SPECS: list[DatasetSpec] = [
         family="math",
         splits={"main": ("train", "test"), "socratic": ("train", "test")},
         converter=convert.GSM8K,
+        dataset_dict=RL_TRAIN_TEST,
         description=(
             "Grade School Math 8K: linguistically diverse grade-school word problems whose step-by-step "
             "answers end in a `#### <number>` line. The converter keeps the question as `problem`, "
             "takes the final answer from the last `####` line (stripped, optional leading colon and "
-            "all commas removed) and keeps the full answer text as `solution`; rows without a final "
-            "answer are dropped. The card lists 7,473 train and 1,319 test rows in each config "
+            "all commas removed; `####` alone gives `""`) and keeps the full answer text as `solution`; "
+            "rows without a final answer are dropped, as the cookbook drops them. The card lists 7,473 train and 1,319 test rows in each config "
             "(`main`, and `socratic`, whose solutions interleave sub-questions)."
         ),
         license="MIT",
@@ -67,11 +72,12 @@ SPECS: list[DatasetSpec] = [
         family="math",
         splits={"default": ("train",)},
         converter=convert.DEEPMATH,
+        dataset_dict=RL_TRAIN,
         description=(
             "DeepMath-103K: challenging, decontaminated math problems with verifiable final answers "
             "and three R1 solutions each. The converter keeps `question` as `problem`, "
             "`final_answer` as `answer` and `topic` as `subject` (no solution, no level); rows with "
-            "an empty question or answer are dropped. The card lists 103,110 train rows."
+            "a null or `\"\"` question or answer are dropped (the cookbook's truthiness check). The card lists 103,110 train rows."
         ),
         license="MIT",
     ),
@@ -81,10 +87,11 @@ SPECS: list[DatasetSpec] = [
         family="math",
         splits={"default": ("train",)},
         converter=convert.POLARIS,
+        dataset_dict=RL_TRAIN,
         description=(
             "Polaris-53K: a difficulty-filtered set of math problems with short reference answers, "
             "used for RL on reasoning models. The converter keeps `problem` and `answer` as they are "
-            "and drops rows with an empty problem or answer. About 53,291 train rows (third-party "
+            "and drops rows with a null or `\"\"` problem or answer (the cookbook's truthiness check). About 53,291 train rows (third-party "
             "statistics; the card gives no count)."
         ),
         license="see dataset card",

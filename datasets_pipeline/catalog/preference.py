@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..convert import preference as convert
-from .spec import DatasetSpec, DerivedSplit
+from .spec import DatasetSpec, DerivedSplit, held_out
 
 
 def helpsteer2_test_size(n: int) -> int:
@@ -23,9 +23,11 @@ SPECS: list[DatasetSpec] = [
             "rejected `Human:`/`Assistant:` transcript. The converter splits both transcripts into "
             "messages and keeps rows whose transcripts differ only in the last message: prompt = the "
             "shared turns, A = the chosen reply, B = the rejected reply, label A. The card lists "
-            "160,800 train and 8,552 test rows."
+            "160,800 train and 8,552 test rows; the cookbook shuffles train with seed 0 and tests on "
+            "the first 1,024 rows of the shuffled test split."
         ),
         license="MIT",
+        dataset_dict=(DerivedSplit("train", "train", seed=0), DerivedSplit("test", "test", seed=0, take=1024)),
     ),
     DatasetSpec(
         name="helpsteer3",
@@ -37,9 +39,11 @@ SPECS: list[DatasetSpec] = [
             "HelpSteer3 (preference config): human preferences between two responses to a "
             "multi-turn context. The converter uses `context` as the prompt, `response1` as A and "
             "`response2` as B; `overall_preference` < 0 → A, > 0 → B, ties dropped. The card lists "
-            "40,476 preference rows in all (about 38,459 train and 2,017 validation)."
+            "40,476 preference rows in all (about 38,459 train and 2,017 validation); the cookbook "
+            "shuffles train with seed 0 and tests on the first 1,024 rows of the shuffled validation split."
         ),
         license="CC-BY-4.0",
+        dataset_dict=(DerivedSplit("train", "train", seed=0), DerivedSplit("test", "validation", seed=0, take=1024)),
     ),
     DatasetSpec(
         name="helpsteer2",
@@ -52,10 +56,11 @@ SPECS: list[DatasetSpec] = [
             "more responses per prompt. The converter works on the whole split: per prompt, the "
             "most helpful response (first on ties) is A and the least helpful (last on ties) is B "
             "when their scores differ; label A. The card lists 20,324 train and 1,038 validation "
-            "rows; the cookbook holds out min(1024, n // 10) shuffled pairs."
+            "rows; the cookbook builds the pairs from train, shuffles them with seed 0 and holds out "
+            "the first min(1024, n // 10)."
         ),
         license="CC-BY-4.0",
-        derived_split=DerivedSplit(seed=0, size=helpsteer2_test_size),
+        dataset_dict=held_out(helpsteer2_test_size, seed=0, after_convert=True),
     ),
     DatasetSpec(
         name="ultrafeedback",
@@ -70,7 +75,7 @@ SPECS: list[DatasetSpec] = [
             "the cookbook holds out the first 1,024 after `shuffle(seed=0)`."
         ),
         license="MIT",
-        derived_split=DerivedSplit(seed=0, size=1024),
+        dataset_dict=held_out(1024, seed=0),
     ),
     DatasetSpec(
         name="arena140k",
@@ -87,7 +92,7 @@ SPECS: list[DatasetSpec] = [
         ),
         license="CC-BY-4.0",
         notes="User prompts are CC-BY-4.0; model outputs fall under their providers' terms of use.",
-        derived_split=DerivedSplit(seed=0, size=1024),
+        dataset_dict=held_out(1024, seed=0),
     ),
     DatasetSpec(
         name="tulu3_preference",
@@ -102,6 +107,6 @@ SPECS: list[DatasetSpec] = [
             "out the first 1,024 after `shuffle(seed=0)`."
         ),
         license="ODC-BY",
-        derived_split=DerivedSplit(seed=0, size=1024),
+        dataset_dict=held_out(1024, seed=0),
     ),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 # --- family schemas (the cookbook-layer contract, see DESIGN.md) -------------------------------
@@ -17,6 +18,7 @@ TEST_CASE = pa.struct(
         pa.field("output", pa.string()),
         pa.field("testtype", pa.string()),
         pa.field("fn_name", pa.string()),
+        pa.field("metadata", pa.string()),  # the case's metadata dict as a JSON string
     ]
 )
 IMAGE = pa.struct([pa.field("bytes", pa.binary()), pa.field("path", pa.string())])
@@ -81,9 +83,15 @@ FAMILY_GROUPS = {
 }
 
 
+SOURCE_ROW = pa.field("source_row", pa.int64(), nullable=False)
+
+
 def family_schema(family: str) -> pa.Schema:
-    """The cookbook-layer schema of a family, with the ``uid`` column last."""
-    return FAMILY_SCHEMAS[family].append(pa.field("uid", pa.string(), nullable=False))
+    """The cookbook-layer schema of a family: its content columns, then ``source_row`` and ``uid``.
+
+    ``source_row`` is the row's index in the raw split; ``uid`` hashes the content columns only.
+    """
+    return FAMILY_SCHEMAS[family].append(SOURCE_ROW).append(pa.field("uid", pa.string(), nullable=False))
 
 
 # --- converters ----------------------------------------------------------------------------------
@@ -107,10 +115,15 @@ class ConvertContext:
 
 @dataclass
 class Converted:
-    """Converted rows (family columns, without ``uid``) and dropped-row counts by reason."""
+    """Converted rows (family columns, without ``uid``) and dropped-row counts by reason.
+
+    ``rows``: for each output row, its position in the input chunk (None = every input row kept,
+    in order); ``source_row`` is computed from it.
+    """
 
     table: pa.Table
     dropped: dict[str, int] = field(default_factory=dict)
+    rows: np.ndarray | None = None
 
 
 class Converter(Protocol):
@@ -139,19 +152,40 @@ class FunctionConverter:
 # --- the spec ------------------------------------------------------------------------------------
 
 
+Size = int | Callable[[int], int]
+
+
 @dataclass(frozen=True)
 class DerivedSplit:
-    """How the cookbook derives a held-out split from train: ``shuffle(seed)``, first ``size`` rows.
+    """One DatasetDict split as the cookbook's builder makes it from a real split.
 
-    ``size`` may be a callable of the row count (HelpSteer2: ``min(1024, n // 10)``).
+    ``source_split.shuffle(seed=seed)`` (raw order when ``seed`` is None), then ``.skip(skip)``
+    and ``.take(take)`` (None = all the rest), applied to the raw split's row positions; the rows
+    the builder drops are removed afterwards. With ``after_convert`` the positions are those of
+    the converted rows instead (HelpSteer2 builds its pairs first, then shuffles them).
+    ``skip``/``take`` may be callables of the row count (HelpSteer2: ``min(1024, n // 10)``).
     """
 
-    seed: int = 0
-    size: int | Callable[[int], int] = 1024
+    name: str
     source_split: str = "train"
+    seed: int | None = 0
+    skip: Size = 0
+    take: Size | None = None
+    after_convert: bool = False
 
-    def test_size(self, n: int) -> int:
-        return self.size(n) if callable(self.size) else min(self.size, n)
+    def bounds(self, n: int) -> tuple[int, int]:
+        """``(start, stop)`` of the split in the (shuffled) positions ``0..n-1``."""
+        size = lambda v: max(0, min(n, v(n) if callable(v) else v))  # noqa: E731
+        start = size(self.skip)
+        return start, n if self.take is None else min(n, start + size(self.take))
+
+
+def held_out(size: Size = 1024, seed: int = 0, source_split: str = "train", *, after_convert: bool = False) -> tuple[DerivedSplit, ...]:
+    """``shuffle(seed)``, first ``size`` rows as ``test``, the rest as ``train`` (``take``/``skip``)."""
+    return (
+        DerivedSplit("train", source_split, seed, skip=size, after_convert=after_convert),
+        DerivedSplit("test", source_split, seed, take=size, after_convert=after_convert),
+    )
 
 
 @dataclass(frozen=True)
@@ -170,7 +204,8 @@ class DatasetSpec:
     license: str
     revision: str = "main"
     default_config_name: str | None = None
-    derived_split: DerivedSplit | None = None
+    # The DatasetDict's splits as the cookbook's builder yields them; empty = the real splits as they are.
+    dataset_dict: tuple[DerivedSplit, ...] = ()
     large: bool = False  # stream with bounded memory; never hold the split in memory
     notes: str = ""
 

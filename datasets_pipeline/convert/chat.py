@@ -5,9 +5,9 @@
 - OpenThoughts3: ``conversations`` of ``{from, value}``; ``from == "human"`` → ``user``, anything
   else (``gpt``, null, …) → ``assistant``; content = ``value``.
 
-Dropped rows, each counted once in this order: ``no_messages`` (null or empty list),
-``null_content`` (a message without content), ``invalid_role`` (a role other than user,
-assistant, system, tool).
+Every row is kept, as the cookbook's chat builders keep every row (``conversation_to_datum`` on
+each); a null message list becomes an empty list. Empty lists, null content and unknown roles
+are the chat family's quality rules (counted, and dropped only by ``quality_filter``).
 """
 
 from __future__ import annotations
@@ -19,24 +19,13 @@ from ..catalog.spec import ConvertContext, Converted, FunctionConverter
 from . import messages as msg
 from .common import conform, require_columns
 
-VERSION = "1"
+VERSION = "2"
 MESSAGES_COLUMNS = ("messages",)
 OPENTHOUGHTS_COLUMNS = ("conversations",)
 
 
 def _finish(messages: pa.ListArray, ctx: ConvertContext) -> Converted:
-    problems = msg.problems(messages)
-    keep, dropped = msg.apply_drops(
-        len(messages),
-        [
-            ("no_messages", problems["empty"]),
-            ("null_content", problems["null_content"]),
-            ("invalid_role", problems["invalid_role"]),
-        ],
-    )
-    if not keep.all():
-        messages = msg.take(messages, keep)
-    return Converted(conform(pa.table({"messages": messages}), "chat", ctx), dropped)
+    return Converted(conform(pa.table({"messages": messages}), "chat", ctx))
 
 
 def convert_messages(table: pa.Table, ctx: ConvertContext) -> Converted:

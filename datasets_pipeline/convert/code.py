@@ -1,30 +1,34 @@
 """Code RL converter (DeepCoder: primeintellect, taco, lcbv5, codeforces).
 
-Follows the cookbook's ``code_rl`` normalization:
+Follows the cookbook's ``code_rl`` loader (``load_deepcoder_tasks``, ``_normalize_tests``,
+``taco_to_lcb_format``) row for row:
 
-- ``problem``: the first non-empty of ``question``, ``prompt``, ``problem`` (the raw text; the
+- ``tests``: ``tests or ground_truth`` (Python truthiness), a JSON string or already nested
+  list/dict. A dict with ``inputs`` and ``outputs`` (TACO) gives one case per index (a missing
+  index repeats element 0, a list output becomes its element 0; ``fn_name`` present makes the case
+  ``functional`` with ``metadata.func_name``); a single case dict is wrapped in a list; non-dict
+  items are skipped. Each case is ``{input, output, testtype, fn_name, metadata}``:
+  ``input``/``output`` are ``str(value)`` with Python's semantics (``[1, 'a', True]``, a missing key
+  → ``""``); ``testtype`` is the case's ``testtype`` or ``stdin_stdout`` (a PrimeIntellect
+  ``{"type": "function_call", "fn_name": …}`` case is ``stdin_stdout`` as the cookbook yields it);
+  ``metadata`` is the case's metadata dict, for a functional case with ``func_name`` filled from
+  the row ``metadata`` when missing, ``{"func_name": null}`` when empty, kept as a JSON string
+  (``json.dumps``, key order kept, non-ASCII unescaped); ``fn_name`` is that metadata's
+  ``func_name`` (a string, or null).
+- ``problem``: the first truthy of ``question``, ``prompt``, ``problem`` (the raw text; the
   LiveCodeBench prompt is built at training time).
-- ``tests``: ``tests`` else ``ground_truth``, a JSON string or already nested list/dict. A TACO
-  dict ``{inputs, outputs, fn_name}`` gives one case per index (a missing index repeats
-  element 0, a list output becomes its element 0, a non-null ``fn_name`` makes the case
-  ``functional``); a single case dict is wrapped in a list; non-dict items are skipped.
-  A case is ``{input, output, testtype, fn_name}``: ``input``/``output`` as strings
-  (non-strings JSON-encoded, missing → ``""``); ``testtype`` from ``testtype``, else the
-  PrimeIntellect ``type`` key (``function_call`` → ``functional``), else ``stdin_stdout``;
-  ``fn_name`` from the case (``fn_name``, ``func_name`` or its ``metadata.func_name``), else the
-  row ``metadata``'s ``func_name`` (JSON string or struct), else null.
 - ``starter_code``: nullable; empty or whitespace-only → null.
 
-Dropped rows, by reason (each row counted once, checked in this order):
+Dropped rows, by reason (each row counted once, in the cookbook's order):
 
-- ``missing_problem``: no non-empty question/prompt/problem.
 - ``invalid_tests_json``: the tests string is not valid JSON.
 - ``missing_tests``: no tests/ground_truth value, or it yields no test case.
+- ``missing_problem``: the first truthy question/prompt/problem is missing or whitespace only.
 
-The tests payloads are JSON documents per row, so parsing and case normalization run in one
-Python pass per row (one ``json.loads`` per row); every column-level step (problem choice,
-starter code, metadata of nested columns, filtering, assembling the output arrays) is
-vectorized.
+The tests payloads are JSON documents per row and the cookbook's values are Python ``str()`` of
+the parsed values, so parsing and case normalization run in one Python pass per row, confined to
+the ``tests`` column; every other step (problem choice, starter code, filtering, assembling the
+output arrays) is vectorized.
 """
 
 from __future__ import annotations
@@ -70,11 +74,23 @@ def _non_empty_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.if_else(blank, pa.scalar(None, pa.string()), column)
 
 
+def _truthy_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """A string column with ``""`` turned into null (Python's ``or`` skips only falsy values)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_null(column.type):
+        return pa.nulls(len(column), pa.string())
+    column = column.cast(pa.string())
+    return pc.if_else(pc.equal(pc.binary_length(column), 0), pa.scalar(None, pa.string()), column)
+
+
 def _problem(table: pa.Table, ctx: ConvertContext) -> pa.Array:
-    """First non-empty of question | prompt | problem, vectorized with ``coalesce``."""
+    """``question or prompt or problem``, vectorized with ``coalesce``; null when it is blank."""
     present = _first_present(table, PROBLEM_COLUMNS, ctx)
-    columns = [_non_empty_text(table.column(c)) for c in present]
-    return columns[0] if len(columns) == 1 else pc.coalesce(*columns)
+    columns = [_truthy_text(table.column(c)) for c in present]
+    first = columns[0] if len(columns) == 1 else pc.coalesce(*columns)
+    blank = pc.equal(pc.utf8_trim_whitespace(first), "")
+    return pc.if_else(pc.fill_null(blank, False), pa.scalar(None, pa.string()), first)
 
 
 def _starter_code(table: pa.Table) -> pa.Array:
@@ -84,7 +100,7 @@ def _starter_code(table: pa.Table) -> pa.Array:
 
 
 def _as_dict(value: Any) -> dict:
-    """A metadata value (JSON string, dict, or anything else) as a dict; unreadable → ``{}``."""
+    """The cookbook's ``_ensure_dict``: a JSON string or dict as a dict; anything else → ``{}``."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -93,66 +109,47 @@ def _as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _row_func_names(table: pa.Table) -> list[str | None]:
-    """``metadata.func_name`` per row: a struct column is read by field, a string column parsed."""
-    n = table.num_rows
+def _row_metadata(table: pa.Table) -> list[dict]:
+    """Each row's ``metadata`` as a dict (a struct column read by field, a JSON string parsed)."""
     if "metadata" not in table.column_names:
-        return [None] * n
-    column = table.column("metadata").combine_chunks()
-    if pa.types.is_struct(column.type):
-        if column.type.get_field_index("func_name") < 0:
-            return [None] * n
-        names = pc.struct_field(column, "func_name")
-        return names.cast(pa.string()).to_pylist()
-    # JSON strings (or maps): one parse per row.
-    return [_as_dict(m).get("func_name") if m is not None else None for m in column.to_pylist()]
-
-
-def _text(value: Any) -> str:
-    """A test input/output as a string: strings as-is, None → ``""``, anything else JSON-encoded."""
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    return json.dumps(value)
+        return [{}] * table.num_rows
+    return [_as_dict(m) for m in table.column("metadata").to_pylist()]
 
 
 def _taco_cases(tests: dict) -> list[dict]:
     """TACO ``{inputs, outputs[, fn_name]}`` → LiveCodeBench-style cases (``taco_to_lcb_format``)."""
     inputs = tests.get("inputs") or []
     outputs = tests.get("outputs") or []
-    functional = tests.get("fn_name") is not None
+    functional = "fn_name" in tests
     cases = []
     for i in range(max(len(inputs), len(outputs))):
         inp = inputs[i] if i < len(inputs) else (inputs[0] if inputs else "")
         out = outputs[i] if i < len(outputs) else (outputs[0] if outputs else "")
         if isinstance(out, list):
             out = out[0] if out else ""
-        case = {"input": inp, "output": out, "testtype": "functional" if functional else "stdin_stdout"}
+        case: dict[str, Any] = {"input": inp, "output": out, "metadata": {}}
         if functional:
-            case["fn_name"] = tests["fn_name"]
+            case["testtype"] = "functional"
+            case["metadata"]["func_name"] = tests["fn_name"]
+        else:
+            case["testtype"] = "stdin_stdout"
         cases.append(case)
     return cases
 
 
-def _testtype(case: dict) -> str:
-    testtype = case.get("testtype")
-    if testtype:
-        return str(testtype)
-    kind = case.get("type")
-    if kind:
-        return "functional" if kind == "function_call" else str(kind)
-    return "stdin_stdout"
+Case = tuple[str, str, str, "str | None", str]
 
 
-def _fn_name(case: dict, row_fn_name: Any) -> str | None:
-    name = case.get("fn_name") or case.get("func_name") or _as_dict(case.get("metadata")).get("func_name")
-    name = name or row_fn_name
-    return None if name is None else str(name)
+def _metadata_json(metadata: dict) -> str:
+    return json.dumps(metadata, ensure_ascii=False, default=str)
 
 
-def normalize_tests(raw: Any, row_fn_name: Any = None) -> list[tuple[str, str, str, str | None]] | object:
-    """One row's tests value → ``[(input, output, testtype, fn_name), ...]``; ``_INVALID`` for bad JSON."""
+def normalize_tests(raw: Any, row_metadata: dict | None = None) -> list[Case] | object:
+    """One row's tests value → ``[(input, output, testtype, fn_name, metadata_json), ...]``.
+
+    The cookbook's ``_normalize_tests``; ``_INVALID`` for a string that is not JSON.
+    """
+    row_metadata = row_metadata or {}
     tests = raw
     if isinstance(tests, (str, bytes)):
         try:
@@ -165,15 +162,32 @@ def normalize_tests(raw: Any, row_fn_name: Any = None) -> list[tuple[str, str, s
         tests = [tests]
     if not isinstance(tests, list):
         return []
-    return [
-        (_text(c.get("input")), _text(c.get("output")), _testtype(c), _fn_name(c, row_fn_name))
-        for c in tests
-        if isinstance(c, dict)
-    ]
+    out: list[Case] = []
+    for case in tests:
+        if not isinstance(case, dict):
+            continue
+        testtype = case.get("testtype") or "stdin_stdout"
+        metadata = _as_dict(case.get("metadata", {}))
+        if testtype == "functional":
+            name = metadata.get("func_name") or row_metadata.get("func_name")
+            if name is not None:
+                metadata["func_name"] = str(name)
+        metadata = metadata or {"func_name": None}
+        fn_name = metadata.get("func_name")
+        out.append(
+            (
+                str(case.get("input", "")),
+                str(case.get("output", "")),
+                str(testtype),
+                None if fn_name is None else str(fn_name),
+                _metadata_json(metadata),
+            )
+        )
+    return out
 
 
 def _tests_values(table: pa.Table, ctx: ConvertContext) -> list[Any]:
-    """Per row: the ``tests`` value, else ``ground_truth`` (Python objects; empty → next column)."""
+    """Per row: ``tests or ground_truth`` (Python objects; a falsy value falls through)."""
     present = _first_present(table, TESTS_COLUMNS, ctx)
     values = table.column(present[0]).to_pylist()
     for other in present[1:]:
@@ -182,13 +196,13 @@ def _tests_values(table: pa.Table, ctx: ConvertContext) -> list[Any]:
     return values
 
 
-def _tests_array(rows: list[list[tuple[str, str, str, str | None]]]) -> pa.Array:
-    """``list<struct<input, output, testtype, fn_name>>`` built from flat columns and offsets."""
+def _tests_array(rows: list[list[Case]]) -> pa.Array:
+    """``list<struct<input, output, testtype, fn_name, metadata>>`` built from flat columns and offsets."""
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int32, count=len(rows))
     offsets = np.zeros(len(rows) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     flat = [case for r in rows for case in r]
-    fields = list(zip(*flat)) if flat else [(), (), (), ()]
+    fields = list(zip(*flat)) if flat else [()] * TEST_CASE.num_fields
     children = [pa.array(list(values), pa.string()) for values in fields]
     cases = pa.StructArray.from_arrays(children, fields=list(TEST_CASE))
     return pa.ListArray.from_arrays(pa.array(offsets), cases, type=pa.list_(TEST_CASE))
@@ -199,31 +213,30 @@ def convert_code(table: pa.Table, ctx: ConvertContext) -> Converted:
     problem = _problem(table, ctx)
     starter = _starter_code(table)
     raw_tests = _tests_values(table, ctx)
-    fn_names = _row_func_names(table)
+    metadata = _row_metadata(table)
 
+    keep = np.zeros(table.num_rows, dtype=bool)
+    invalid = np.zeros(table.num_rows, dtype=bool)
+    parsed: list[list[Case]] = []
+    for i, value in enumerate(raw_tests):  # one JSON parse + case normalization per row
+        cases = normalize_tests(value, metadata[i]) if value else []
+        if cases is _INVALID:
+            invalid[i] = True
+        elif cases:
+            keep[i] = True
+            parsed.append(cases)  # type: ignore[arg-type]
     has_problem = problem.is_valid().to_numpy(zero_copy_only=False)
     dropped: dict[str, int] = {}
-    if not has_problem.all():
-        dropped["missing_problem"] = int((~has_problem).sum())
-
-    keep = has_problem.copy()
-    parsed: list[list[tuple[str, str, str, str | None]]] = []
-    invalid = missing = 0
-    # One JSON parse + case normalization per row (the payloads are per-row JSON documents).
-    for i in np.flatnonzero(has_problem).tolist():
-        cases = normalize_tests(raw_tests[i], fn_names[i]) if raw_tests[i] else []
-        if cases is _INVALID:
-            invalid += 1
-            keep[i] = False
-        elif not cases:
-            missing += 1
-            keep[i] = False
-        else:
-            parsed.append(cases)
-    if invalid:
-        dropped["invalid_tests_json"] = invalid
-    if missing:
-        dropped["missing_tests"] = missing
+    for reason, count in (
+        ("invalid_tests_json", int(invalid.sum())),
+        ("missing_tests", int((~keep & ~invalid).sum())),
+        ("missing_problem", int((keep & ~has_problem).sum())),
+    ):
+        if count:
+            dropped[reason] = count
+    with_tests = np.flatnonzero(keep)
+    parsed = [parsed[j] for j in np.flatnonzero(has_problem[with_tests]).tolist()]
+    keep &= has_problem
 
     mask = pa.array(keep)
     out = pa.table(
@@ -233,7 +246,7 @@ def convert_code(table: pa.Table, ctx: ConvertContext) -> Converted:
             "tests": _tests_array(parsed),
         }
     )
-    return Converted(conform(out, FAMILY, ctx), dropped)
+    return Converted(conform(out, FAMILY, ctx), dropped, None if keep.all() else np.flatnonzero(keep))
 
 
-CODE_CONVERTER = FunctionConverter(convert_code, version="1")
+CODE_CONVERTER = FunctionConverter(convert_code, version="2")

@@ -18,6 +18,7 @@ HumanEval: the Hub columns ``task_id``, ``prompt``, ``canonical_solution``, ``te
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -109,7 +110,8 @@ def convert_mcq(table: pa.Table, ctx: ConvertContext) -> Converted:
             "subject": value("string"),
         },
     )
-    return Converted(out, dropped)
+    keep_np = np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)
+    return Converted(out, dropped, None if keep_np.all() else np.flatnonzero(keep_np))
 
 
 def convert_humaneval(table: pa.Table, ctx: ConvertContext) -> Converted:
@@ -119,11 +121,13 @@ def convert_humaneval(table: pa.Table, ctx: ConvertContext) -> Converted:
     blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(task_id), ""), True)
     dropped: dict[str, int] = {}
     missing = int(pc.sum(pc.cast(blank, pa.int64())).as_py() or 0)
+    rows = None
     if missing:
         table = table.filter(pc.invert(blank))
         dropped["missing_task_id"] = missing
-    return Converted(conform(table, "humaneval", ctx), dropped)
+        rows = np.flatnonzero(~np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool))
+    return Converted(conform(table, "humaneval", ctx), dropped, rows)
 
 
-MCQ_CONVERTER = FunctionConverter(convert_mcq, version="1")
-HUMANEVAL_CONVERTER = FunctionConverter(convert_humaneval, version="1", required_columns=HUMANEVAL_COLUMNS)
+MCQ_CONVERTER = FunctionConverter(convert_mcq, version="2")
+HUMANEVAL_CONVERTER = FunctionConverter(convert_humaneval, version="2", required_columns=HUMANEVAL_COLUMNS)

@@ -10,10 +10,13 @@ Answer rules follow the cookbook's math environments:
   nothing makes the solution unreadable (``unmatched_close_brace``), even after a box.
 - DeepMath ``question``/``final_answer``, Polaris ``problem``/``answer`` as they are.
 
-Dropped rows, each counted once under the first reason it fails, in this order:
-``empty_problem`` (null or blank problem), then per dataset ``no_final_answer`` (GSM8K),
-``unmatched_close_brace`` / ``no_boxed_answer`` (MATH), then ``empty_answer`` (null or blank
-answer; the cookbook keeps an empty GSM8K/MATH answer, the math family does not allow one).
+Rows are dropped only where the cookbook's builder drops them, each counted once under the
+first reason: ``no_final_answer`` (GSM8K: ``extract_gsm8k_final_answer`` raises),
+``unmatched_close_brace`` / ``no_boxed_answer`` (MATH: ``extract_boxed`` raises), and for
+DeepMath/Polaris ``empty_problem`` / ``empty_answer`` where the value is null or ``""`` (the
+builders' ``if not (problem and answer)``; a whitespace-only value is truthy and kept). An empty
+GSM8K answer (``####``, ``#### ,``), an empty ``\\boxed{}`` and blank problems are kept as the
+cookbook keeps them; the stricter rules are the math family's quality rules.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ import pyarrow.compute as pc
 
 from ..catalog.spec import ConvertContext, Converted, FunctionConverter
 from .common import conform, require_columns
-from .messages import apply_drops, as_array, bounded, is_text, to_numpy_bool
+from .messages import apply_drops, as_array, bounded, is_text, kept_rows, to_numpy_bool
 
-VERSION = "1"
+VERSION = "2"
 
 # --- columns ----------------------------------------------------------------------------------
 
@@ -42,11 +45,6 @@ def _optional_text(table: pa.Table, name: str) -> pa.Array:
     if name not in table.column_names:
         return pa.nulls(table.num_rows, pa.string())
     return _text(table, name)
-
-
-def _blank(arr: pa.Array) -> np.ndarray:
-    """True where a string is null or only whitespace."""
-    return to_numpy_bool(pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0), null=True)
 
 
 def parse_level(column: pa.Array | pa.ChunkedArray | None, n: int) -> pa.Array:
@@ -64,6 +62,11 @@ def parse_level(column: pa.Array | pa.ChunkedArray | None, n: int) -> pa.Array:
     return digits.cast(pa.int64())
 
 
+def _falsy(arr: pa.Array) -> np.ndarray:
+    """Python truthiness of a string column: null or ``""`` (whitespace is truthy)."""
+    return to_numpy_bool(pc.equal(pc.binary_length(arr), 0), null=True)
+
+
 def _finish(
     ctx: ConvertContext,
     problem: pa.Array,
@@ -71,17 +74,16 @@ def _finish(
     solution: pa.Array,
     subject: pa.Array,
     level: pa.Array,
-    answer_checks: list[tuple[str, np.ndarray]],
+    checks: list[tuple[str, np.ndarray]],
 ) -> Converted:
     n = len(problem)
-    checks = [("empty_problem", _blank(problem)), *answer_checks, ("empty_answer", _blank(answer))]
     keep, dropped = apply_drops(n, checks)
     table = pa.table(
         {"problem": problem, "answer": answer, "solution": solution, "subject": subject, "level": level}
     )
     if not keep.all():
         table = table.filter(pa.array(keep))
-    return Converted(conform(table, "math", ctx), dropped)
+    return Converted(conform(table, "math", ctx), dropped, kept_rows(keep))
 
 
 # --- GSM8K -----------------------------------------------------------------------------------
@@ -244,9 +246,11 @@ def convert_deepmath(table: pa.Table, ctx: ConvertContext) -> Converted:
     """DeepMath-103K ``question``/``final_answer``; subject from ``topic``; no solution or level."""
     require_columns(table, DEEPMATH_COLUMNS, ctx)
     n = table.num_rows
+    problem, answer = _text(table, "question"), _text(table, "final_answer")
     return _finish(
-        ctx, _text(table, "question"), _text(table, "final_answer"), pa.nulls(n, pa.string()),
-        _optional_text(table, "topic"), pa.nulls(n, pa.int64()), [],
+        ctx, problem, answer, pa.nulls(n, pa.string()),
+        _optional_text(table, "topic"), pa.nulls(n, pa.int64()),
+        [("empty_problem", _falsy(problem)), ("empty_answer", _falsy(answer))],
     )
 
 
@@ -254,9 +258,10 @@ def convert_polaris(table: pa.Table, ctx: ConvertContext) -> Converted:
     """Polaris-53K ``problem``/``answer`` as they are; no solution, subject or level."""
     require_columns(table, POLARIS_COLUMNS, ctx)
     n = table.num_rows
+    problem, answer = _text(table, "problem"), _text(table, "answer")
     return _finish(
-        ctx, _text(table, "problem"), _text(table, "answer"), pa.nulls(n, pa.string()),
-        pa.nulls(n, pa.string()), pa.nulls(n, pa.int64()), [],
+        ctx, problem, answer, pa.nulls(n, pa.string()), pa.nulls(n, pa.string()), pa.nulls(n, pa.int64()),
+        [("empty_problem", _falsy(problem)), ("empty_answer", _falsy(answer))],
     )
 
 

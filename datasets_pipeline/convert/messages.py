@@ -19,7 +19,6 @@ import pyarrow.compute as pc
 from ..catalog.spec import MESSAGE, MESSAGES, ConvertContext, Converted
 from ..errors import SchemaError
 
-ROLES = ("user", "assistant", "system", "tool")
 _FIELDS = [MESSAGE.field(i) for i in range(MESSAGE.num_fields)]
 
 
@@ -44,6 +43,11 @@ def is_list(dtype: pa.DataType) -> bool:
 def to_numpy_bool(mask: pa.Array | pa.ChunkedArray, null: bool = False) -> np.ndarray:
     """A boolean Arrow array as numpy, nulls replaced by ``null``."""
     return np.asarray(pc.fill_null(mask, null).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def kept_rows(keep: np.ndarray) -> np.ndarray | None:
+    """The positions of kept rows for :class:`Converted` ``rows`` (None when every row is kept)."""
+    return None if keep.all() else np.flatnonzero(keep)
 
 
 def apply_drops(n: int, checks: Sequence[tuple[str, np.ndarray]]) -> tuple[np.ndarray, dict[str, int]]:
@@ -74,12 +78,21 @@ def bounded(fn: Callable[[pa.Table, ConvertContext], Converted]) -> Callable[[pa
         if pieces <= 1:
             return fn(table, ctx)
         step = -(-table.num_rows // pieces)
-        outputs = [fn(table.slice(start, step), ctx) for start in range(0, table.num_rows, step)]
+        starts = range(0, table.num_rows, step)
+        outputs = [fn(table.slice(start, step), ctx) for start in starts]
         dropped: dict[str, int] = {}
         for out in outputs:
             for reason, count in out.dropped.items():
                 dropped[reason] = dropped.get(reason, 0) + count
-        return Converted(pa.concat_tables([out.table for out in outputs]), dropped)
+        rows = None
+        if any(out.rows is not None for out in outputs):
+            rows = np.concatenate(
+                [
+                    start + (out.rows if out.rows is not None else np.arange(out.table.num_rows, dtype=np.int64))
+                    for start, out in zip(starts, outputs)
+                ]
+            )
+        return Converted(pa.concat_tables([out.table for out in outputs]), dropped, rows)
 
     return run
 
@@ -233,20 +246,3 @@ def column_messages(
 def take(arr: pa.ListArray, mask: np.ndarray) -> pa.Array:
     """Rows of ``arr`` where ``mask`` is true."""
     return arr.filter(pa.array(mask, pa.bool_()))
-
-
-# --- checks ----------------------------------------------------------------------------------
-
-
-def problems(arr: pa.Array) -> dict[str, np.ndarray]:
-    """Per row: the list is null/empty, a message has null content, a role is not a known role."""
-    flat, lengths = list_layout(arr)
-    n = len(arr)
-    rows = parent_rows(lengths)
-    null_content = to_numpy_bool(pc.is_null(pc.struct_field(flat, "content")))
-    bad_role = ~to_numpy_bool(pc.is_in(pc.struct_field(flat, "role"), pa.array(ROLES)))
-    return {
-        "empty": lengths == 0,
-        "null_content": np.bincount(rows[null_content], minlength=n) > 0,
-        "invalid_role": np.bincount(rows[bad_role], minlength=n) > 0,
-    }

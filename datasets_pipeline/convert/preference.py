@@ -27,9 +27,10 @@ Rules follow the cookbook's comparison builders:
   (``arena_last_not_assistant``). prompt = conversation_a[0:1], A = conversation_a[1:], B =
   conversation_b[1:], label A for model_a else B.
 
-After the dataset's own reasons, every converter drops rows with an ``empty_prompt``,
-``empty_completion``, ``null_content`` or ``invalid_role`` (the preference family's rules).
-Each dropped row is counted once, under the first reason it fails.
+Rows are dropped only for the dataset's own reasons above (where the cookbook's builder returns
+None, or would fail on the row), each counted once under the first reason it fails. Empty
+prompts, null content and unknown roles are kept, as the cookbook keeps them: they are the
+preference family's quality rules.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from ..errors import ConversionError, SchemaError
 from . import messages as msg
 from .common import conform, require_columns
 
-VERSION = "1"
+VERSION = "2"
 
 
 def _text(table: pa.Table, name: str) -> pa.Array:
@@ -62,23 +63,17 @@ def _finish(
     label: pa.Array,
     checks: list[tuple[str, np.ndarray]],
     dropped_before: dict[str, int] | None = None,
+    rows: np.ndarray | None = None,
 ) -> Converted:
-    """Apply the dataset's checks, then the family's, and keep the surviving rows."""
-    p, a, b = msg.problems(prompt), msg.problems(completion_a), msg.problems(completion_b)
-    checks = [
-        *checks,
-        ("empty_prompt", p["empty"]),
-        ("empty_completion", a["empty"] | b["empty"]),
-        ("null_content", p["null_content"] | a["null_content"] | b["null_content"]),
-        ("invalid_role", p["invalid_role"] | a["invalid_role"] | b["invalid_role"]),
-    ]
+    """Apply the dataset's checks and keep the surviving rows (``rows``: input positions, if not 0..n-1)."""
     keep, dropped = msg.apply_drops(len(label), checks)
     for reason, count in (dropped_before or {}).items():
         dropped[reason] = dropped.get(reason, 0) + count
     table = pa.table({"prompt": prompt, "completion_a": completion_a, "completion_b": completion_b, "label": label})
     if not keep.all():
         table = table.filter(pa.array(keep))
-    return Converted(conform(table, "preference", ctx), dropped)
+    positions = msg.kept_rows(keep) if rows is None else np.asarray(rows, dtype=np.int64)[keep]
+    return Converted(conform(table, "preference", ctx), dropped, positions)
 
 
 # --- HH-RLHF ---------------------------------------------------------------------------------
@@ -322,6 +317,7 @@ def convert_helpsteer2(table: pa.Table, ctx: ConvertContext) -> Converted:
         _labels(pairs),
         [],
         dropped_before=dropped,
+        rows=valid[best[paired]],
     )
 
 

@@ -196,7 +196,7 @@ def convert_vision(table: pa.Table, ctx: ConvertContext) -> Converted:
     out = with_features(
         out, {"image": image(), "label": class_label(names), "label_name": value("string")}
     )
-    return Converted(out, dropped)
+    return Converted(out, dropped, None if keep.all() else np.flatnonzero(keep))
 
 
-VISION_CONVERTER = FunctionConverter(convert_vision, version="2", required_columns=REQUIRED)
+VISION_CONVERTER = FunctionConverter(convert_vision, version="3", required_columns=REQUIRED)

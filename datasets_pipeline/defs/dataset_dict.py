@@ -16,7 +16,14 @@ from ..catalog import get_spec
 from ..catalog.spec import DatasetSpec
 from ..paths import check_segment, is_remote, local_path
 from ..steps.checks import DATASET_DICT_CHECKS, complete_splits
-from ..steps.dataset_dict import WRITER_VERSION, math_rl_tables, plan_splits, plan_version, write_dataset_dict
+from ..steps.dataset_dict import (
+    WRITER_VERSION,
+    math_rl_tables,
+    plan_splits,
+    plan_version,
+    required_splits,
+    write_dataset_dict,
+)
 from ..steps.presentation import LAYER_KINDS, OWNER, human_bytes
 from .automation_conditions import follow_upstream
 from .checks import check_results, check_specs, gated
@@ -86,7 +93,7 @@ def build_dataset_dict_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         path = dataset_dict_folder(context.resources.arrow_io_manager.root, spec.name, config)
 
         def run():
-            complete = complete_splits([f"{config}/{s}" for s in spec.splits[config]], (f"{config}/{s}" for s in tables))
+            complete = complete_splits([f"{config}/{s}" for s in required_splits(spec, config)], (f"{config}/{s}" for s in tables))
             ordered = {s: tables[s] for s in spec.splits[config] if s in tables}
             planned = plan_splits(spec, ordered) if complete.passed else {}
             return planned, write_dataset_dict(path, planned, checks=[complete])
@@ -102,7 +109,10 @@ def build_math_rl_asset() -> dg.AssetsDefinition:
     hendrycks, math500 = get_spec("hendrycks_math"), get_spec("math500")
     key = dg.AssetKey(["dataset_dict", "math_rl"])
     seed = _MATH_RL_SEED.default if _MATH_RL_SEED is not None else None
-    needed = [f"{hendrycks.name}:{k}" for k in hendrycks.partition_keys] + [f"{math500.name}:{k}" for k in math500.partition_keys]
+    needed = [
+        f"{layer}/{spec.name}:{k}" for layer in ("cookbook", "raw") for spec in (hendrycks, math500) for k in spec.partition_keys
+    ]
+    configs = hendrycks.configs
 
     @dg.asset(
         key=key,
@@ -111,29 +121,40 @@ def build_math_rl_asset() -> dg.AssetsDefinition:
                                     metadata={"allow_missing_partitions": True}),
             "math500": dg.AssetIn(key=["cookbook", math500.name], partition_mapping=dg.AllPartitionMapping(),
                                   metadata={"allow_missing_partitions": True}),
+            "hendrycks_raw": dg.AssetIn(key=["raw", hendrycks.name], partition_mapping=dg.AllPartitionMapping(),
+                                        metadata={"allow_missing_partitions": True}),
+            "math500_raw": dg.AssetIn(key=["raw", math500.name], partition_mapping=dg.AllPartitionMapping(),
+                                      metadata={"allow_missing_partitions": True}),
         },
         group_name="math",
         kinds=set(LAYER_KINDS["dataset_dict"]),
         owners=[OWNER],
         tags={"family": "math", "layer": "dataset_dict", "recipe": "math_rl"},
         description="**dataset_dict layer**. Math RL recipe: hendrycks_math train+test of all configs minus "
-        "MATH-500 problems, shuffled with seed 0, as train; MATH-500 as test.",
+        "MATH-500 problems, shuffled with seed 0, then rows without a boxed answer removed, as train; MATH-500 as test.",
         metadata={k: v for k, v in spec_metadata(hendrycks, "dataset_dict").items() if k != "partitions"}
         | {"recipe": "math_rl"},
         automation_condition=follow_upstream(),
-        code_version=f"writer-{WRITER_VERSION}-math_rl-shuffle{seed}",
+        code_version=f"writer-{WRITER_VERSION}-math_rl-shuffle{seed}-raw-positions",
         required_resource_keys={"arrow_io_manager"},
         check_specs=check_specs(key, DATASET_DICT_CHECKS),
     )
-    def _math_rl(context: dg.AssetExecutionContext, hendrycks, math500):
+    def _math_rl(context: dg.AssetExecutionContext, hendrycks, math500, hendrycks_raw, math500_raw):
         h = _by_partition(context, "hendrycks", hendrycks)
         m500 = _by_partition(context, "math500", math500)
+        h_raw = _by_partition(context, "hendrycks_raw", hendrycks_raw)
+        m500_raw = _by_partition(context, "math500_raw", math500_raw)
         path = dataset_dict_folder(context.resources.arrow_io_manager.root, "math_rl", "default")
 
         def run():
-            present = [f"hendrycks_math:{k}" for k in h] + [f"math500:{k}" for k in m500]
+            got = {"cookbook": {"hendrycks_math": h, "math500": m500}, "raw": {"hendrycks_math": h_raw, "math500": m500_raw}}
+            present = [f"{layer}/{name}:{k}" for layer, tables in got.items() for name, parts in tables.items() for k in parts]
             complete = complete_splits(needed, present)
-            planned = math_rl_tables(h, next(iter(m500.values()))) if complete.passed else {}
+            planned = (
+                math_rl_tables(h, h_raw, next(iter(m500.values())), next(iter(m500_raw.values())), configs=configs)
+                if complete.passed
+                else {}
+            )
             return planned, write_dataset_dict(path, planned, checks=[complete])
 
         planned, written = yield from gated(run, key.to_user_string(), dataset="math_rl", config="default")

@@ -12,13 +12,14 @@ import xxhash
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import DatasetSpec
+from ..catalog.spec import DatasetSpec, DerivedSplit
 from ..engine.hf_disk import save_dataset_dict
 from ..engine.hf_features import features_from_schema
 from ..engine.ipc import is_storage_full, storage_full_error
 from ..engine.shuffle import permutation
 from ..engine.versioned_dir import publish_dir
 from .checks import CheckOutcome, raise_if_blocked, split_rows
+from .cookbook import raw_rows
 
 DEFAULT_MAX_SHARD_SIZE = "500MB"
 # The folder layout written (``save_to_disk`` of datasets 2.x-4.x, uid fingerprints): bump when it changes.
@@ -56,33 +57,91 @@ class PlannedSplit:
         return digest.hexdigest()
 
 
-def plan_splits(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> dict[str, PlannedSplit]:
-    """The DatasetDict's splits: the cookbook's derived train/test where it derives one, else the real ones.
+def raw_positions(derived: DerivedSplit, n: int) -> np.ndarray:
+    """The positions (of ``n``) that ``shuffle(seed)``, ``skip``, ``take`` select, in that order."""
+    order = permutation(n, seed=derived.seed) if derived.seed is not None else np.arange(n, dtype=np.int64)
+    start, stop = derived.bounds(n)
+    return np.asarray(order[start:stop], dtype=np.int64)
 
-    Derived (``spec.derived_split``): ``shuffle(seed)`` of the source split, the first ``test_size``
-    rows as ``test`` and the rest as ``train`` — the same rows in the same order as the cookbook's
-    ``ds.shuffle(seed=seed)``, ``.take(k)``, ``.skip(k)``. Other real splits are kept as they are.
+
+def _source_rows(table: pa.Table, what: str) -> np.ndarray:
+    if "source_row" not in table.column_names:
+        raise ValueError(f"{what} has no source_row column: re-materialize its cookbook partition")
+    return np.asarray(table.column("source_row").to_numpy(), dtype=np.int64)
+
+
+def _raw_count(table: pa.Table, what: str) -> int:
+    n = raw_rows(table.schema)
+    if n is None:
+        raise ValueError(f"{what} does not record its raw row count: re-materialize its cookbook partition")
+    return n
+
+
+def rows_at(source_row: np.ndarray, positions: np.ndarray, n_raw: int, base: int = 0) -> np.ndarray:
+    """Cookbook row indices (+ ``base``) of the raw ``positions``, in their order; dropped rows left out."""
+    lookup = np.full(n_raw, -1, dtype=np.int64)
+    lookup[source_row] = np.arange(len(source_row), dtype=np.int64) + base
+    picked = lookup[positions]
+    return picked[picked >= 0]
+
+
+def _planned(table: pa.Table, indices: np.ndarray) -> PlannedSplit:
+    if len(indices) == table.num_rows and np.array_equal(indices, np.arange(table.num_rows)):
+        return PlannedSplit(table)
+    return PlannedSplit(table, indices)
+
+
+def derive_split(derived: DerivedSplit, table: pa.Table, what: str = "cookbook split") -> PlannedSplit:
+    """One DatasetDict split from a cookbook table, as the cookbook's builder makes it.
+
+    Raw row positions are shuffled and cut first (the raw split's row count is read from the
+    table's schema metadata), then the cookbook rows whose ``source_row`` is among them are taken
+    in that order: the rows the builder drops are simply missing. ``after_convert`` plans over
+    the converted rows themselves.
     """
-    derived = spec.derived_split
-    if derived is None or derived.source_split not in tables or "test" in tables:
+    if derived.after_convert:
+        return _planned(table, raw_positions(derived, table.num_rows))
+    n_raw = _raw_count(table, what)
+    return _planned(table, rows_at(_source_rows(table, what), raw_positions(derived, n_raw), n_raw))
+
+
+def required_splits(spec: DatasetSpec, config: str) -> tuple[str, ...]:
+    """The real splits of ``config`` that its DatasetDict is made from."""
+    if not spec.dataset_dict:
+        return tuple(spec.splits[config])
+    return tuple(dict.fromkeys(d.source_split for d in spec.dataset_dict if d.source_split in spec.splits[config]))
+
+
+def plan_splits(spec: DatasetSpec, tables: Mapping[str, pa.Table]) -> dict[str, PlannedSplit]:
+    """The DatasetDict's splits: as the cookbook's builder yields them (``spec.dataset_dict``), else the real ones.
+
+    Each :class:`DerivedSplit` is applied to raw row positions, then the rows the builder drops
+    are removed (:func:`derive_split`): the same rows in the same order as the cookbook's
+    ``ds.shuffle(seed=seed)``, ``.take(k)`` / ``.skip(k)`` followed by its row function. Splits
+    whose source split is not in ``tables`` are left out.
+    """
+    if not spec.dataset_dict:
         return {split: PlannedSplit(table) for split, table in tables.items()}
-    source = tables[derived.source_split]
-    perm = permutation(source.num_rows, seed=derived.seed)
-    k = derived.test_size(source.num_rows)
-    out = {"train": PlannedSplit(source, perm[k:]), "test": PlannedSplit(source, perm[:k])}
-    for split, table in tables.items():
-        if split != derived.source_split:
-            out[split] = PlannedSplit(table)
-    return out
+    return {
+        d.name: derive_split(d, tables[d.source_split], f"{spec.name} {d.source_split}")
+        for d in spec.dataset_dict
+        if d.source_split in tables
+    }
 
 
 def plan_version(spec: DatasetSpec) -> str:
-    """What decides a DatasetDict's rows besides its inputs: the derived split's source, seed and size."""
-    derived = spec.derived_split
-    if derived is None:
+    """What decides a DatasetDict's rows besides its inputs: each split's source, seed, skip and take."""
+    if not spec.dataset_dict:
         return "splits"
-    size = derived.size if isinstance(derived.size, int) else getattr(derived.size, "__name__", type(derived.size).__name__)
-    return f"{derived.source_split}-shuffle{derived.seed}-test{size}"
+
+    def size(value: object) -> str:
+        return str(value) if value is None or isinstance(value, int) else getattr(value, "__name__", type(value).__name__)
+
+    return "+".join(
+        f"{d.name}={d.source_split}-shuffle{d.seed}-skip{size(d.skip)}-take{size(d.take)}"
+        + ("-converted" if d.after_convert else "")
+        for d in spec.dataset_dict
+    )
 
 
 def write_dataset_dict(
@@ -126,17 +185,51 @@ def write_dataset_dict(
     return {"stats": stats, "features": features, "outcomes": outcomes}
 
 
-def math_rl_tables(hendrycks: Mapping[str, pa.Table], math500: pa.Table, seed: int = 0) -> dict[str, PlannedSplit]:
-    """The math RL recipe: hendrycks_math train+test of every config minus MATH-500 problems, shuffled; MATH-500 as test.
+MATH_RL_SPLITS = ("train", "test")  # the recipe loads train, then test, of every config
 
-    ``hendrycks`` maps ``"<config>/<split>"`` to cookbook tables; they are concatenated in config order,
-    train before test, as the recipe loads them.
+
+def math_rl_tables(
+    hendrycks: Mapping[str, pa.Table],
+    hendrycks_raw: Mapping[str, pa.Table],
+    math500: pa.Table,
+    math500_raw: pa.Table,
+    seed: int = 0,
+    configs: Sequence[str] | None = None,
+) -> dict[str, PlannedSplit]:
+    """The math RL recipe (``MathDatasetBuilder``): train and MATH-500 test, rows and order.
+
+    Train: for each config (``configs`` order, default alphabetical, the order
+    ``get_dataset_config_names`` gives) its raw train then test split, minus rows whose
+    ``problem`` is a raw MATH-500 problem, concatenated, ``shuffle(seed)``; then the rows without a
+    ``\\boxed{}`` answer (absent from the cookbook tables) are removed. Test: the cookbook MATH-500
+    rows. ``hendrycks``/``hendrycks_raw`` map ``"<config>/<split>"`` to cookbook/raw tables.
     """
-    ordered = sorted(hendrycks, key=lambda key: (key.split("/")[0], 0 if key.endswith("/train") else 1))
-    combined = pa.concat_tables([hendrycks[k] for k in ordered]) if ordered else math500.schema.empty_table()
-    keep = pc.invert(pc.is_in(combined.column("problem"), value_set=math500.column("problem").combine_chunks()))
-    train = combined.filter(keep)
-    return {
-        "train": PlannedSplit(train, permutation(train.num_rows, seed=seed)),
-        "test": PlannedSplit(math500),
-    }
+    configs = list(configs) if configs is not None else sorted({k.split("/", 1)[0] for k in hendrycks_raw})
+    test_problems = math500_raw.column("problem").combine_chunks()
+    tables: list[pa.Table] = []
+    lookups: list[np.ndarray] = []
+    base = 0
+    for key in (f"{c}/{s}" for c in configs for s in MATH_RL_SPLITS):
+        if key not in hendrycks_raw:
+            continue
+        raw_problems = hendrycks_raw[key].column("problem")
+        outside = ~np.asarray(pc.fill_null(pc.is_in(raw_problems, value_set=test_problems), False).to_numpy(zero_copy_only=False), dtype=bool)
+        table = hendrycks[key]
+        n_raw = len(outside)
+        recorded = raw_rows(table.schema)
+        if recorded is not None and recorded != n_raw:
+            raise ValueError(f"hendrycks_math {key}: cookbook rows come from {recorded} raw rows, the raw split has {n_raw}")
+        lookup = np.full(n_raw, -1, dtype=np.int64)
+        lookup[_source_rows(table, f"hendrycks_math {key}")] = np.arange(table.num_rows, dtype=np.int64) + base
+        lookups.append(lookup[outside])
+        tables.append(table)
+        base += table.num_rows
+    if not tables:
+        combined = math500.schema.empty_table()
+        indices = np.zeros(0, dtype=np.int64)
+    else:
+        combined = pa.concat_tables([t.replace_schema_metadata(tables[0].schema.metadata) for t in tables])
+        lookup = np.concatenate(lookups)
+        picked = lookup[permutation(len(lookup), seed=seed)]
+        indices = picked[picked >= 0]
+    return {"train": PlannedSplit(combined, indices), "test": PlannedSplit(math500)}
