@@ -13,3 +13,6 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
   rm -f .venv/.installed-* && touch "$stamp"
 fi
+if [ ! -x /usr/bin/chromium ]; then
+  bash scripts/install_browser.sh
+fi

@@ -9,7 +9,7 @@
   only records the current revisions.
 - ``datasets_automation_sensor``: evaluates the automation conditions of ``cookbook/`` and
   ``dataset_dict/`` (:mod:`.automation_conditions`): each follows its upstream when the upstream's
-  data version changes.
+  data version changes (evaluated every ``DATASETS_PIPELINE_AUTOMATION_SECONDS``, default 30).
 """
 
 
@@ -25,6 +25,7 @@ from .resources import HubResource
 
 WEEKLY_CRON = "0 3 * * 1"
 POLL_ENV = "DATASETS_PIPELINE_HUB_POLL_SECONDS"
+AUTOMATION_INTERVAL_ENV = "DATASETS_PIPELINE_AUTOMATION_SECONDS"
 AUTOMATION_SENSOR = "datasets_automation_sensor"
 
 
@@ -123,7 +124,7 @@ def automation_sensor() -> dg.AutomationConditionSensorDefinition:
         AUTOMATION_SENSOR,
         target=dg.AssetSelection.all(),
         default_status=dg.DefaultSensorStatus.STOPPED,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=int(os.environ.get(AUTOMATION_INTERVAL_ENV, "30")),
         run_tags={"trigger": "automation"},
         description="Materializes cookbook/ and dataset_dict/ partitions when their upstream data changes "
         "(their automation condition: eager on upstream data-version changes).",

@@ -73,3 +73,18 @@ def published_version(path: str | os.PathLike, kind: str) -> str | None:
         return lineage_version(file_lineage(schema))
     value = (schema.metadata or {}).get(VERSION_KEY)
     return value.decode() if value else None
+
+
+def cookbook_stats(table: pa.Table, family: str) -> dict[str, object]:
+    """The check statistics of a published cookbook table, recounted from its rows (vectorized, no conversion)."""
+    import pyarrow.compute as pc
+
+    from .validate import family_violations, num_classes, quality_violations
+
+    rows = table.num_rows
+    distinct = pc.count_distinct(table.column("uid")).as_py() if rows and "uid" in table.column_names else rows
+    return {
+        "rule_violations": family_violations(table, family, num_classes(table.schema)),
+        "quality": quality_violations(table, family),
+        "duplicate_uids": rows - distinct,
+    }
