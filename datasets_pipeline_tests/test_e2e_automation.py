@@ -139,7 +139,11 @@ def test_hub_revision_change_flows_to_every_layer_under_the_daemon(
 
     started = run_cli(["sensor", "start", "--start-all", "-w", str(REPO_ROOT / "workspace.yaml")], env)
     assert started.returncode == 0, started.stderr[-3000:]
-    assert "hub_revision_sensor" in started.stdout and "datasets_automation_sensor" in started.stdout
+    with _instance(home) as instance:  # one command turned on everything that refreshes by itself (no schedule)
+        from dagster._core.scheduler.instigation import InstigatorStatus, InstigatorType
+
+        running = {s.name for s in instance.all_instigator_state() if s.status == InstigatorStatus.RUNNING}
+        assert running == {"hub_revision_sensor", "datasets_automation_sensor"}
 
     log_path = tmp_path / "daemon.log"
     log = open(log_path, "w")
@@ -166,6 +170,7 @@ def test_hub_revision_change_flows_to_every_layer_under_the_daemon(
                     return False
 
             _wait(refreshed, 420, "dataset_dict/math500 with the new rows", log_path)
+            _wait(lambda: all(r.is_finished for r in _runs(instance)[runs_before:]), 120, "the runs to finish", log_path)
             new_runs = _runs(instance)[runs_before:]
             assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in new_runs), [(r.job_name, r.status) for r in new_runs]
             by_layer = {}
