@@ -52,7 +52,8 @@ def link_instance_config(home: Path, source: Path = REPO_ROOT / "dagster.yaml") 
 
 def _prepare_environment(args: argparse.Namespace) -> str:
     os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home"))
-    home = Path(os.environ["DAGSTER_HOME"])
+    home = Path(os.environ["DAGSTER_HOME"]).expanduser().resolve()  # as Dagster compares it with its working folder
+    os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     link_instance_config(home)
     os.environ.setdefault("DATASETS_PIPELINE_DATA", str(REPO_ROOT / "data"))

@@ -130,7 +130,7 @@ def build_math_rl_asset() -> dg.AssetsDefinition:
         kinds=set(LAYER_KINDS["dataset_dict"]),
         owners=[OWNER],
         tags={"family": "math", "layer": "dataset_dict", "recipe": "math_rl"},
-        description="**dataset_dict layer**. Math RL recipe: hendrycks_math train+test of all configs minus "
+        description="dataset_dict layer: the math RL recipe: hendrycks_math train+test of all configs minus "
         "MATH-500 problems, shuffled with seed 0, then rows without a boxed answer removed, as train; MATH-500 as test.",
         metadata={k: v for k, v in spec_metadata(hendrycks, "dataset_dict").items() if k != "partitions"}
         | {"recipe": "math_rl"},

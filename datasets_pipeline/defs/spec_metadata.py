@@ -33,7 +33,7 @@ def layer_attributes(spec: DatasetSpec, layer: str, description: str) -> dict[st
     """Keyword arguments of ``@dg.asset`` every layer shares: group, kinds (the layer shows on graph nodes
     and in the page header), owners, tags, and a description that ends with the dataset's card text once."""
     note, _ = source_note(spec, layer)
-    text = f"**{layer} layer** ({LAYER_SUMMARY[layer]}). {description}\n\n{spec.description}"
+    text = f"{layer} layer: {LAYER_SUMMARY[layer]}. {description}\n\n{spec.description}"
     if note:
         text += f"\n\n{note}"
     return {

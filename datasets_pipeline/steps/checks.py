@@ -57,10 +57,14 @@ DUPLICATE_UIDS = CheckDef("duplicate_uids", False, "Rows whose uid repeats (a wa
 QUALITY = CheckDef("quality", False, "Rows breaking the stricter quality rules, counted by rule (a warning; rows are kept).")
 COMPLETE_SPLITS = CheckDef("complete_splits", True, "Every split the DatasetDict needs is materialized upstream.")
 SPLIT_ROWS = CheckDef("split_rows", True, "Each written split has the rows its plan selected.")
+LOADABLE = CheckDef(
+    "loadable", True, "The written folder opens with the reader (datasets_pipeline.engine.load_dataset_dict), "
+    "every split with its planned rows."
+)
 
 RAW_CHECKS = (HAS_ROWS, ROW_COUNT)
 COOKBOOK_CHECKS = (FAMILY_RULES, ROW_COUNT, DUPLICATE_UIDS, QUALITY)
-DATASET_DICT_CHECKS = (COMPLETE_SPLITS, SPLIT_ROWS)
+DATASET_DICT_CHECKS = (COMPLETE_SPLITS, SPLIT_ROWS, LOADABLE)
 
 
 class BlockingCheckFailed(DatasetsPipelineError):
@@ -150,3 +154,13 @@ def split_rows(planned: Mapping[str, int], written: Mapping[str, int]) -> CheckO
     """``split_rows``: each written split has the planned number of rows."""
     wrong = {s: {"planned": n, "written": written.get(s)} for s, n in planned.items() if written.get(s) != n}
     return SPLIT_ROWS.outcome(not wrong, f"splits differ from their plan: {wrong}" if wrong else "", splits=dict(written))
+
+
+def loadable(planned: Mapping[str, int], read: Mapping[str, int] | Exception) -> CheckOutcome:
+    """``loadable``: the reader opened the written folder (``read``: rows per split, or its error) as planned."""
+    if isinstance(read, Exception):
+        return LOADABLE.outcome(False, f"the reader cannot open the written folder: {read}")
+    wrong = {s: {"planned": n, "read": read.get(s)} for s, n in planned.items() if read.get(s) != n}
+    extra = sorted(set(read) - set(planned))
+    text = f"read back {wrong}" if wrong else (f"unplanned splits {extra}" if extra else "")
+    return LOADABLE.outcome(not wrong and not extra, text, splits=dict(read))
