@@ -20,7 +20,7 @@ import dagster as dg
 import pytest
 
 from datasets_pipeline.cli import link_instance_config
-from datasets_pipeline_tests.dagster_runs import REPO_ROOT, run_cli
+from datasets_pipeline_tests.dagster_runs import REPO_ROOT, failure_message, run_cli
 
 MATH500_CARD = """---
 configs:
@@ -213,3 +213,36 @@ def test_hub_revision_change_flows_to_every_layer_under_the_daemon(
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait(timeout=10)
         log.close()
+
+
+def _raw_math500(hub, instance) -> dg.ExecuteInProcessResult:
+    from datasets_pipeline.defs.assets import catalog_assets
+    from datasets_pipeline.defs.io_manager import ArrowIOManagerFactory
+    from datasets_pipeline.defs.resources import HubResource
+
+    return dg.materialize(catalog_assets(), selection=["raw/math500"], partition_key="default/test", instance=instance,
+                          resources={"hub": HubResource(max_attempts=1), "arrow_io_manager": ArrowIOManagerFactory()},
+                          raise_on_error=False)
+
+
+def test_a_transient_hub_fault_is_retried_by_the_step_and_others_are_not(hub_server, hf_env, data_dir, no_backoff_sleep,
+                                                                          monkeypatch):
+    from datasets_pipeline_tests.hub_server import Fault
+
+    monkeypatch.setenv("DATASETS_PIPELINE_HUB_RETRY_DELAY", "0.2")
+    hub_server.add_repo("HuggingFaceH4/MATH-500", math500_files(3))
+    fault = hub_server.add_fault(Fault(path=r"^/api/datasets/HuggingFaceH4/MATH-500/revision/", status=503, times=1))
+    with dg.instance_for_test() as instance:
+        retried = _raw_math500(hub_server, instance)
+        assert retried.success
+        assert fault.hits == 1
+        kinds = [e.event_type_value for e in retried.all_events]
+        assert kinds.count("STEP_UP_FOR_RETRY") == 1 and kinds.count("STEP_RESTARTED") == 1
+
+        # A split the repo does not have fails at once: no retry of an error that would repeat.
+        hub_server.update_repo("HuggingFaceH4/MATH-500", {"test.jsonl": None, "train.jsonl": math500_files(3)["test.jsonl"]})
+        failed = _raw_math500(hub_server, instance)
+        assert not failed.success
+        kinds = [e.event_type_value for e in failed.all_events]
+        assert "STEP_UP_FOR_RETRY" not in kinds and kinds.count("STEP_FAILURE") == 1
+        assert "raw/math500: data file 'test.jsonl' named in the card is not in the repo" in failure_message(failed)

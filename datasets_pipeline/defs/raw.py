@@ -8,6 +8,7 @@ retried with exponential backoff; other errors and failed blocking checks are no
 """
 
 
+import os
 import time
 import warnings
 
@@ -26,8 +27,14 @@ from .partitions import split_partitions
 from .spec_metadata import layer_attributes
 
 HUB_POOL = "hf_hub"
-# Transient Hub faults (5xx, 429, dropped connections) that outlast the client's own retries.
-HUB_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+RETRY_DELAY_ENV = "DATASETS_PIPELINE_HUB_RETRY_DELAY"
+
+
+def hub_retry_policy() -> dg.RetryPolicy:
+    """Step retries for transient Hub faults (5xx, 429, dropped connections) that outlast the client's own
+    retries: 3 more attempts, exponential backoff from ``DATASETS_PIPELINE_HUB_RETRY_DELAY`` seconds (10), jittered."""
+    delay = float(os.environ.get(RETRY_DELAY_ENV, "10"))
+    return dg.RetryPolicy(max_retries=3, delay=delay, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def _result(**kwargs) -> dg.MaterializeResult:
@@ -50,7 +57,7 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
         ),
         code_version=f"reader-{RAW_VERSION}",
         pool=HUB_POOL,
-        retry_policy=HUB_RETRY_POLICY,
+        retry_policy=hub_retry_policy(),
         io_manager_key="arrow_io_manager",
         required_resource_keys={"hub", "arrow_io_manager"},
         check_specs=check_specs(key, RAW_CHECKS, split_partitions(spec.name)),
