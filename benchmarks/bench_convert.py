@@ -1,4 +1,4 @@
-"""Issue "cookbook catalog": converting a raw chat split to the cookbook layer, ours vs ``datasets``.
+"""Converting a raw chat split to the cookbook layer, ours vs ``datasets``.
 
 Two synthetic 1M-row raw splits (``--rows``), written once in each side's native format (same rows):
 

@@ -1,4 +1,4 @@
-"""Issue "Arrow dataset engine": interleave, shuffle, train_test_split and streaming interleave,
+"""The Arrow dataset engine: interleave, shuffle, train_test_split and streaming interleave,
 ours vs ``datasets``, every result materialized to disk and checked equal row for row.
 
 Inputs are written once per case, in each side's native on-disk format (same rows):
@@ -26,7 +26,8 @@ c. ``train_test_split(test_size=0.1, seed=42)`` of the same rows.
 d. streaming interleave (all_exhausted_without_replacement, same probabilities and seed) of
    3 chat sources of 0.15N / 0.1N / 0.05N rows at 1×, 2×, 4× that length, read to the end.
    datasets: ``Dataset.from_file(...).to_iterable_dataset()`` sources, ``interleave_datasets``,
-   ``.iter(batch_size=1000)``. ours: ``StreamingDataset.from_arrow_file`` +
+   ``.iter(batch_size=1000)``, both as Python rows (the default) and after ``.with_format("arrow")``
+   (Arrow tables, as ours reads). ours: ``StreamingDataset.from_arrow_file`` +
    ``interleave_streams``, ``iter_batches()``. Both hash the ``id`` column of every row.
 
 Each side of each case runs ``--repeat`` times (default 3), each run in a fresh interpreter,
@@ -164,15 +165,21 @@ def ours_split(file: str, out: str, durable: bool = True) -> dict:
     return {"train": a.rows, "test": b.rows, "bytes": a.bytes + b.bytes}
 
 
-def theirs_stream(streams: list[str], strategy: str) -> dict:
+def theirs_stream(streams: list[str], strategy: str, arrow: bool = False) -> dict:
+    """``interleave_datasets`` of iterable sources read to the end, 1,000 rows at a time: as Python
+    rows (``.iter``'s default: a dict of lists per batch) or, with ``arrow``, after
+    ``.with_format("arrow")`` (a ``pyarrow.Table`` per batch, like ours)."""
     import datasets
     import numpy as np
 
     sources = [datasets.Dataset.from_file(p).to_iterable_dataset() for p in streams]
     mixed = datasets.interleave_datasets(sources, probabilities=PROBABILITIES, seed=SEED, stopping_strategy=strategy)
+    if arrow:
+        mixed = mixed.with_format("arrow")
     digest, rows = hashlib.sha256(), 0
     for batch in mixed.iter(batch_size=1000):
-        ids = np.asarray(batch["id"], dtype=np.int64)
+        ids = batch.column("id").to_numpy() if arrow else batch["id"]
+        ids = np.asarray(ids, dtype=np.int64)
         digest.update(ids.tobytes())
         rows += len(ids)
     return {"rows": rows, "sha256": digest.hexdigest()}
@@ -401,22 +408,25 @@ def run_streaming(n: int, results: dict, repeat: int) -> list[dict]:
         print(f"streaming interleave ×{scale}: writing sources {sizes} …", flush=True)
         files, streams = _write_sources(f"stream{scale}", sizes)
         try:
-            m_t, m_o = measure_alternating(
+            m_t, m_a, m_o = measure_alternating(
                 [
                     Case(f"datasets stream ×{scale}", "benchmarks.bench_engine:theirs_stream", None,
                          dict(preimport=THEIRS_IMPORTS, warm=streams, streams=streams, strategy=strategy)),
+                    Case(f"datasets stream, arrow format ×{scale}", "benchmarks.bench_engine:theirs_stream", None,
+                         dict(preimport=THEIRS_IMPORTS, warm=streams, streams=streams, strategy=strategy, arrow=True)),
                     Case(f"ours stream ×{scale}", "benchmarks.bench_engine:ours_stream", None,
                          dict(preimport=OURS_IMPORTS, warm=files, files=files, strategy=strategy)),
                 ],
                 repeat,
             )
-            assert m_t.out == m_o.out, (m_t.out, m_o.out)
+            assert m_t.out == m_a.out == m_o.out, (m_t.out, m_a.out, m_o.out)
             assert m_o.out["rows"] == sum(sizes)
             row = {
                 "scale": scale,
                 "sizes": sizes,
                 "input_bytes": sum(map(_du, files)),
                 "datasets": vars(m_t),
+                "datasets_arrow": vars(m_a),
                 "ours": vars(m_o),
             }
             rows.append(row)
@@ -427,19 +437,23 @@ def run_streaming(n: int, results: dict, repeat: int) -> list[dict]:
 
 
 def streaming_table(rows: list[dict]) -> str:
+    """One line per scale and ``datasets`` side (Python rows, then ``with_format("arrow")``) against ours."""
     lines = [
-        "| sources | rows read | ours input (MB) | datasets wall (s) | ours wall (s) | speed-up | datasets peak RSS (MB) "
-        "| ours peak RSS (MB) | datasets peak anon (MB) | ours peak anon (MB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| sources | datasets reads | rows read | ours input (MB) | datasets wall (s) | ours wall (s) | speed-up "
+        "| datasets peak RSS (MB) | ours peak RSS (MB) | datasets peak anon (MB) | ours peak anon (MB) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        t, o = r["datasets"], r["ours"]
-        mark = " †" if disturbed(t) or disturbed(o) else ""
-        lines.append(
-            f"| ×{r['scale']}{mark} ({' / '.join(f'{s:,}' for s in r['sizes'])}) | {o['out']['rows']:,} | {r['input_bytes'] / 1e6:.0f} | "
-            f"{wall(t)} | {wall(o)} | {t['wall_s'] / o['wall_s']:.1f}× | {t['peak_rss_mb']:.0f} | "
-            f"{o['peak_rss_mb']:.0f} | {t['peak_anon_mb']:.0f} | {o['peak_anon_mb']:.0f} |"
-        )
+        o = r["ours"]
+        for how, t in (("Python rows (`.iter`)", r["datasets"]), ("Arrow (`.with_format(\"arrow\")`)", r.get("datasets_arrow"))):
+            if t is None:
+                continue
+            mark = " †" if disturbed(t) or disturbed(o) else ""
+            lines.append(
+                f"| ×{r['scale']}{mark} ({' / '.join(f'{s:,}' for s in r['sizes'])}) | {how} | {o['out']['rows']:,} | "
+                f"{r['input_bytes'] / 1e6:.0f} | {wall(t)} | {wall(o)} | {t['wall_s'] / o['wall_s']:.1f}× | "
+                f"{t['peak_rss_mb']:.0f} | {o['peak_rss_mb']:.0f} | {t['peak_anon_mb']:.0f} | {o['peak_anon_mb']:.0f} |"
+            )
     return "\n".join(lines)
 
 

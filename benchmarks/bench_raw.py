@@ -1,4 +1,4 @@
-"""Issue: materializing a local Parquet split to Arrow, ours vs ``datasets``.
+"""Materializing a local Parquet split to Arrow, ours vs ``datasets``.
 
 ours:     steps.raw.raw_stream (formats.read_batches: Parquet, pre_buffer off; decoded ahead in a
           background thread) → engine.ipc.write_batches (atomic Arrow IPC): what raw/<name> runs

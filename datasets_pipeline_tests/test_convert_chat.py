@@ -6,10 +6,11 @@ import pyarrow as pa
 import pytest
 
 from datasets_pipeline.catalog.chat import SPECS
-from datasets_pipeline.catalog.spec import FAMILY_SCHEMAS, ConvertContext
 from datasets_pipeline.convert import messages as msg
 from datasets_pipeline.convert.chat import MESSAGES, OPENTHOUGHTS
+from datasets_pipeline.convert.context import ConvertContext
 from datasets_pipeline.errors import SchemaError
+from datasets_pipeline.families import FAMILIES
 
 # Hub feature types: messages are {content, role} (in that field order), conversations {from, value}.
 HUB_MESSAGES = pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))
@@ -45,7 +46,7 @@ def test_tulu3_messages_cast_and_every_row_kept():
         "source": pa.array(["ai2-adapt-dev/oasst1_converted"] * 6, pa.string()),
     })
     out = MESSAGES(table, _ctx(table, "tulu3_sft"))
-    assert out.table.schema == FAMILY_SCHEMAS["chat"]
+    assert out.table.schema == FAMILIES["chat"].schema
     assert out.table.to_pylist() == [
         {"messages": [_m("user", "Write a haiku about autumn."), _m("assistant", "Leaves drift on cold wind\u2026")]},
         {"messages": [_m("system", "You are a helpful assistant."), _m("user", "What is 2+2?"),
@@ -138,7 +139,7 @@ def test_missing_and_malformed_columns():
 
 def test_message_builders():
     built = msg.build([2, 0, 1], pa.array(["user", "assistant", "user"]), pa.array(["a", "b", None]))
-    assert built.type == FAMILY_SCHEMAS["chat"].field("messages").type
+    assert built.type == FAMILIES["chat"].schema.field("messages").type
     assert built.to_pylist() == [[_m("user", "a"), _m("assistant", "b")], [], [_m("user", None)]]
     assert msg.single("user", pa.array(["x", None])).to_pylist() == [[_m("user", "x")], [_m("user", None)]]
     text, parts, non_text = msg.parts_text(pa.array(
@@ -160,6 +161,6 @@ def test_chat_catalog_entries():
     assert [(d.name, d.source_split, d.seed) for d in specs["no_robots"].dataset_dict] == [
         ("train", "train", 0), ("test", "test", None)]
     assert specs["no_robots"].partition_keys == ["default/train", "default/test"]
-    assert specs["openthoughts3"].large and specs["openthoughts3"].partition_keys == ["default/train"]
+    assert specs["openthoughts3"].partition_keys == ["default/train"]
     assert [s.license for s in SPECS] == ["ODC-BY", "CC-BY-NC-4.0", "apache-2.0"]
     assert all(s.family == "chat" and s.converter.version == "2" for s in SPECS)

@@ -8,9 +8,10 @@ import pyarrow as pa
 import pytest
 
 from datasets_pipeline.catalog import CATALOG
-from datasets_pipeline.catalog.spec import FAMILY_SCHEMAS, ConvertContext
 from datasets_pipeline.convert.code import CODE_CONVERTER, convert_code, normalize_tests
+from datasets_pipeline.convert.context import ConvertContext
 from datasets_pipeline.errors import SchemaError
+from datasets_pipeline.families import FAMILIES
 
 
 def _ctx(table: pa.Table, config: str, split: str = "train") -> ConvertContext:
@@ -46,7 +47,7 @@ def test_primeintellect_style_json_tests_and_metadata():
     )
     out = CODE_CONVERTER(raw, _ctx(raw, "primeintellect"))
     assert out.dropped == {}
-    assert out.table.schema == FAMILY_SCHEMAS["code"]
+    assert out.table.schema == FAMILIES["code"].schema
     assert out.table.to_pylist() == [
         {
             "problem": "Given n numbers, print their sum.",
@@ -218,7 +219,7 @@ def test_drops_rows_without_problem_or_tests_with_reasons():
 def test_all_rows_dropped_and_empty_batch_give_empty_tables():
     raw = pa.table({"problem": pa.array([None], pa.string()), "tests": ["[]"]})
     out = convert_code(raw, _ctx(raw, "taco"))
-    assert out.table.num_rows == 0 and out.table.schema == FAMILY_SCHEMAS["code"]
+    assert out.table.num_rows == 0 and out.table.schema == FAMILIES["code"].schema
     assert out.dropped == {"missing_tests": 1}  # tests are checked first, as the cookbook does
     empty = raw.slice(0, 0)
     out = convert_code(empty, _ctx(empty, "taco"))

@@ -12,10 +12,11 @@ import pytest
 
 from datasets_pipeline.catalog import CATALOG
 from datasets_pipeline.catalog.eval import MMLU_SUBJECTS
-from datasets_pipeline.catalog.spec import FAMILY_SCHEMAS, ConvertContext
+from datasets_pipeline.convert.context import ConvertContext
 from datasets_pipeline.convert.eval import HUMANEVAL_CONVERTER, MCQ_CONVERTER, convert_humaneval, convert_mcq
-from datasets_pipeline.convert.features import read_features
+from datasets_pipeline.engine.hf_features import metadata_features
 from datasets_pipeline.errors import SchemaError
+from datasets_pipeline.families import FAMILIES
 
 HUMANEVAL_FILE = Path("/work/shared/fixtures/real/openai_humaneval-test.jsonl.gz")
 
@@ -60,12 +61,12 @@ def test_mmlu_subject_rows_convert_exactly():
     raw = pa.Table.from_pylist(ALGEBRA_ROWS, schema=MMLU_SCHEMA)
     out = MCQ_CONVERTER(raw, _ctx(raw, "abstract_algebra", "test"))
     assert out.dropped == {}
-    assert out.table.schema.remove_metadata() == FAMILY_SCHEMAS["mcq"]
+    assert out.table.schema.remove_metadata() == FAMILIES["mcq"].schema
     assert out.table.to_pylist() == [
         {"question": r["question"], "choices": r["choices"], "answer": r["answer"], "subject": "abstract_algebra"}
         for r in ALGEBRA_ROWS
     ]
-    assert read_features(out.table.schema) == {
+    assert metadata_features(out.table.schema) == {
         "question": {"dtype": "string", "_type": "Value"},
         "choices": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "List"},
         "answer": {"names": ["A", "B", "C", "D"], "_type": "ClassLabel"},
@@ -157,12 +158,12 @@ def test_humaneval_real_file_converts_unchanged():
     assert raw.column_names == ["task_id", "prompt", "entry_point", "canonical_solution", "test"]
     out = HUMANEVAL_CONVERTER(raw, _ctx(raw, "openai_humaneval", "test", "humaneval"))
     assert out.dropped == {}
-    assert out.table.schema == FAMILY_SCHEMAS["humaneval"]
+    assert out.table.schema == FAMILIES["humaneval"].schema
     assert out.table.num_rows == 164
     assert out.table.column("task_id")[0].as_py() == "HumanEval/0"
     assert out.table.column("task_id")[163].as_py() == "HumanEval/163"
     assert out.table.column("entry_point")[0].as_py() == "has_close_elements"
-    assert out.table.to_pylist() == raw.select(list(FAMILY_SCHEMAS["humaneval"].names)).to_pylist()
+    assert out.table.to_pylist() == raw.select(list(FAMILIES["humaneval"].schema.names)).to_pylist()
 
 
 def test_humaneval_drops_rows_without_task_id_and_checks_columns():

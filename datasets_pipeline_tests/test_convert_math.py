@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datasets_pipeline.catalog.math import SPECS
-from datasets_pipeline.catalog.spec import FAMILY_SCHEMAS, ConvertContext
+from datasets_pipeline.convert.context import ConvertContext
 from datasets_pipeline.convert.math import (
     DEEPMATH,
     GSM8K,
@@ -28,6 +28,7 @@ from datasets_pipeline.convert.math import (
     parse_level,
 )
 from datasets_pipeline.errors import SchemaError
+from datasets_pipeline.families import FAMILIES
 from datasets_pipeline_tests.fixtures_data import GSM8K_MAIN_TEST
 
 SHARED_GSM8K_MAIN_TEST = Path("/work/shared/fixtures/real/gsm8k-main-test.jsonl")
@@ -65,7 +66,7 @@ def test_gsm8k_first_50_real_rows():
     table = _string_table(rows, ["question", "answer"])
     out = GSM8K(table, _ctx(table, "gsm8k", "main", "test"))
     assert out.dropped == {}
-    assert out.table.schema == FAMILY_SCHEMAS["math"]
+    assert out.table.schema == FAMILIES["math"].schema
     assert out.table.column("answer").to_pylist() == FIRST_50_ANSWERS
     assert out.table.column("answer")[0].as_py() == "18"
     assert out.table.column("problem").to_pylist() == [r["question"] for r in rows]

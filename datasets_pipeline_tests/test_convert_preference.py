@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from datasets_pipeline.catalog.preference import SPECS
-from datasets_pipeline.catalog.spec import FAMILY_SCHEMAS, ConvertContext
+from datasets_pipeline.convert.context import ConvertContext
 from datasets_pipeline.convert.preference import (
     ARENA,
     HELPSTEER2,
@@ -19,6 +19,7 @@ from datasets_pipeline.convert.preference import (
     ULTRAFEEDBACK,
 )
 from datasets_pipeline.errors import SchemaError
+from datasets_pipeline.families import FAMILIES
 
 HUB_MESSAGES = pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))
 ROLE_CONTENT = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -77,7 +78,7 @@ def test_hh_rlhf_split_keep_rule_and_rows():
     table = pa.table({"chosen": pa.array([c for c, _ in HH_ROWS], pa.string()),
                       "rejected": pa.array([r for _, r in HH_ROWS], pa.string())})
     out = HH_RLHF(table, _ctx(table, "hh_rlhf"))
-    assert out.table.schema == FAMILY_SCHEMAS["preference"]
+    assert out.table.schema == FAMILIES["preference"].schema
     assert out.table.to_pylist() == [
         _row([_m("user", "What is a good way to keep a cat off the kitchen counter?")],
              [_m("assistant", "Give it a tall cat tree nearby and keep the counters free of food.")],

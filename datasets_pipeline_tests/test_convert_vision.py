@@ -12,15 +12,11 @@ import pytest
 from PIL import Image
 
 from datasets_pipeline.catalog import CATALOG
-from datasets_pipeline.catalog.spec import IMAGE, ConvertContext
-from datasets_pipeline.convert.features import (
-    class_label_names,
-    complete_features,
-    features_metadata,
-    read_features,
-)
+from datasets_pipeline.convert.context import ConvertContext
 from datasets_pipeline.convert.vision import VISION_CONVERTER, clean_label_name, convert_vision
+from datasets_pipeline.engine.hf_features import class_label_names, features_from_schema, metadata_features, schema_metadata
 from datasets_pipeline.errors import SchemaError
+from datasets_pipeline.families.schemas import IMAGE
 
 CALTECH_NAMES = ["Faces_easy", "Leopards", "stop_sign", "water_lilly"]
 CARS_NAMES = ["AM General Hummer SUV 2000", "Mercedes-Benz C-Class Sedan 2012", "Ram C/V Cargo Van Minivan 2012"]
@@ -94,7 +90,7 @@ def test_output_metadata_restores_classlabel_and_image(tmp_path):
     raw = _raw_table(tmp_path, [{"bytes": PNG_RED, "path": "a.png"}], [2], CARS_NAMES)
     out = convert_vision(raw, _ctx(raw, "stanford_cars")).table
 
-    assert read_features(out.schema) == {
+    assert metadata_features(out.schema) == {
         "image": {"_type": "Image"},
         "label": {"names": CARS_NAMES, "_type": "ClassLabel"},
         "label_name": {"dtype": "string", "_type": "Value"},
@@ -114,9 +110,9 @@ def test_output_metadata_restores_classlabel_and_image(tmp_path):
     assert out.schema.metadata == expected.arrow_schema.metadata
     # A uid column appended later is inferred as a string Value; the ClassLabel stays.
     with_uid = out.append_column("uid", pa.array(["0" * 16]))
-    assert complete_features(with_uid.schema)["uid"] == {"dtype": "string", "_type": "Value"}
-    assert complete_features(with_uid.schema)["label"]["names"] == CARS_NAMES
-    assert features_metadata({"a": {"_type": "Image"}}) == {
+    assert features_from_schema(with_uid.schema)["uid"] == {"dtype": "string", "_type": "Value"}
+    assert features_from_schema(with_uid.schema)["label"]["names"] == CARS_NAMES
+    assert schema_metadata({"a": {"_type": "Image"}}) == {
         b"huggingface": b'{"info": {"features": {"a": {"_type": "Image"}}}}'
     }
 
@@ -253,3 +249,16 @@ def test_vision_catalog_entries():
         assert spec.converter is VISION_CONVERTER
         assert spec.license == "see dataset card"
         assert spec.description
+
+
+def test_malformed_source_metadata_is_an_error_naming_the_split(tmp_path):
+    from datasets_pipeline.steps.cookbook import convert_stream
+
+    raw = _raw_table(tmp_path, [{"bytes": PNG_RED, "path": "a.png"}], [0], CALTECH_NAMES)
+    broken = raw.replace_schema_metadata({b"huggingface": b'{"info": {"features": "image, label"}}'})
+    with pytest.raises(SchemaError) as err:
+        convert_stream(CATALOG["caltech101"], broken, "default", "train")
+    assert str(err.value).startswith(
+        'malformed huggingface schema metadata: no {"info": {"features": {...}}} mapping '
+        "[dataset 'caltech101', config 'default', split 'train']"
+    )

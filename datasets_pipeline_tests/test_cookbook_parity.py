@@ -105,12 +105,12 @@ def test_source_row_points_at_the_raw_row():
 
 
 def test_uid_ignores_source_row():
-    from datasets_pipeline.catalog.spec import FAMILY_SCHEMAS
+    from datasets_pipeline.families import FAMILIES
     from datasets_pipeline.engine.uid import compute_uids
 
     table, _ = converted("polaris", "default/train")
     assert table.column_names[-2:] == ["source_row", "uid"]
-    assert table.column("uid").to_pylist() == compute_uids(table.select(FAMILY_SCHEMAS["math"].names), FAMILY_SCHEMAS["math"].names).to_pylist()
+    assert table.column("uid").to_pylist() == compute_uids(table.select(FAMILIES["math"].schema.names), FAMILIES["math"].schema.names).to_pylist()
 
 
 def test_derive_split_cuts_raw_positions_then_removes_dropped_rows():

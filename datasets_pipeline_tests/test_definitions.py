@@ -78,11 +78,24 @@ def test_mmlu_partitions(defs):
     assert CATALOG["mmlu"].default_config == "all"
 
 
-def test_every_partition_of_every_dataset_matches_its_spec(defs):
-    for name, spec in CATALOG.items():
-        assert _partitions(defs, f"raw/{name}") == spec.partition_keys
-        assert _partitions(defs, f"cookbook/{name}") == spec.partition_keys
-        assert all(key.count("/") == 1 for key in spec.partition_keys)
+PARTITION_COUNTS = {
+    "gsm8k": 4, "math500": 1, "hendrycks_math": 14, "deepmath": 1, "polaris": 1, "tulu3_sft": 1, "no_robots": 2,
+    "openthoughts3": 1, "hh_rlhf": 2, "helpsteer3": 2, "helpsteer2": 2, "ultrafeedback": 1, "arena140k": 1,
+    "tulu3_preference": 1, "deepcoder": 5, "caltech101": 2, "oxford_flowers102": 3, "oxford_iiit_pet": 2,
+    "stanford_cars": 2, "mmlu": 57 * 3 + 4 + 1, "humaneval": 1,
+}  # fmt: skip
+CONFIG_COUNTS = {"gsm8k": 2, "hendrycks_math": 7, "helpsteer3": 1, "deepcoder": 4, "mmlu": 59, "humaneval": 1}
+
+
+def test_every_dataset_has_its_partition_count(defs):
+    assert set(PARTITION_COUNTS) == set(NAMES)
+    for name, count in PARTITION_COUNTS.items():
+        keys = _partitions(defs, f"raw/{name}")
+        assert len(keys) == count, name
+        assert _partitions(defs, f"cookbook/{name}") == keys
+        assert all(key.count("/") == 1 for key in keys)
+        expected_configs = CONFIG_COUNTS.get(name, 1)
+        assert len(_partitions(defs, f"dataset_dict/{name}")) == expected_configs, name
 
 
 def test_assets_describe_their_dataset(defs):

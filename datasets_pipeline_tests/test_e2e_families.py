@@ -305,13 +305,16 @@ def test_convert_batches_follow_the_raw_row_size():
     from datasets_pipeline.steps.cookbook import convert_batch_rows, convert_stream
 
     small = pa.table({"question": ["q"] * 20_000, "answer": ["#### 1"] * 20_000})
-    assert convert_batch_rows(small) == 8_192
+    assert convert_batch_rows(small) == 8_192  # capped
+    # a raw row of 4,000 + 6 characters and two 4-byte offsets is 4,014 bytes: 8 MiB holds 2,089 of them
     big = pa.table({"question": ["x" * 4_000] * 5_000, "answer": ["#### 2"] * 5_000})
     rows = convert_batch_rows(big)
-    assert rows == (8 << 20) // (big.nbytes // big.num_rows) and 2_000 < rows < 2_200
+    assert rows == 2_089
+    mid = pa.table({"question": ["z" * 2_000] * 100, "answer": ["#### 4"] * 100})
+    assert convert_batch_rows(mid) == 4_165  # 8,388,608 // 2,014
     huge = pa.table({"question": ["y" * (2 << 20)] * 20, "answer": ["#### 3"] * 20})
-    assert convert_batch_rows(huge) == 16
+    assert convert_batch_rows(huge) == 16  # the floor
 
     stream = convert_stream(get_spec("gsm8k"), big, "main", "test")
     sizes = [b.num_rows for b in stream.batches]
-    assert sizes[:2] == [rows, rows] and sum(sizes) == 5_000
+    assert sizes == [2_089, 2_089, 822]

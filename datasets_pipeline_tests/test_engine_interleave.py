@@ -34,7 +34,7 @@ def run(sources: list[list[int]], probabilities=None, seed=None, strategy="first
     return rows(interleave([source(s) for s in sources], probabilities, seed, strategy))
 
 
-# --- documented outputs (reference §2.5) ---------------------------------------------------
+# --- outputs the datasets documentation gives for interleave_datasets --------------------
 
 
 @pytest.mark.parametrize(
@@ -155,7 +155,7 @@ def cases(draw):
 
 @st.composite
 def misbehaving_cases(draw):
-    """Inputs of the kinds datasets 5.2 gets wrong (reference §2.6)."""
+    """Inputs of the kinds datasets 5.2 gets wrong (see :func:`datasets_misbehaves`)."""
     n = draw(st.integers(2, 4))
     lengths = draw(st.lists(st.integers(0, 40), min_size=n, max_size=n))
     seed = draw(st.integers(0, 2**32 - 1))
@@ -177,7 +177,9 @@ def misbehaving_cases(draw):
 
 
 def datasets_misbehaves(lengths, probabilities, strategy) -> bool:
-    """Inputs where datasets 5.2 hangs or returns wrong rows (reference §2.6)."""
+    """Inputs where datasets 5.2 hangs or returns wrong rows: ``all_exhausted`` without probabilities
+    when some but not all sources are empty; ``all_exhausted_without_replacement`` with an empty
+    source or a zero probability."""
     if probabilities is None:
         return strategy == "all_exhausted" and 0 in lengths and any(lengths)
     if strategy == "all_exhausted_without_replacement":

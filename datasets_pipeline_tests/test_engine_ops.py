@@ -167,38 +167,38 @@ def test_head_skip_slice_repeat_match_datasets():
     assert ops.repeat(table(3), 3).to_pydict() == Dataset.from_dict(table(3).to_pydict()).repeat(3).to_dict()
     assert ops.repeat(table(3), 0).num_rows == 0
     assert ops.select(table(7), [6, 1, 3]).to_pydict() == ds.select([6, 1, 3]).to_dict()
-    assert ops.slice(table(7), 2, 5).column("a").to_pylist() == [2, 3, 4]
-    assert ops.slice(table(7), -2).column("a").to_pylist() == [5, 6]
-    assert ops.slice(table(7), None, None, -3).column("a").to_pylist() == [6, 3, 0]
+    assert ops.slice_rows(table(7), 2, 5).column("a").to_pylist() == [2, 3, 4]
+    assert ops.slice_rows(table(7), -2).column("a").to_pylist() == [5, 6]
+    assert ops.slice_rows(table(7), None, None, -3).column("a").to_pylist() == [6, 3, 0]
     with pytest.raises(ValueError, match="n must be a non-negative integer, got -1"):
         ops.take_head(table(3), -1)
 
 
 def test_filter_expression_and_function():
     t = pa.Table.from_batches(table(10).to_batches(max_chunksize=4))
-    assert ops.filter(t, pc.field("a").isin([0, 3, 6, 9])).column("a").to_pylist() == [0, 3, 6, 9]
+    assert ops.filter_rows(t, pc.field("a").isin([0, 3, 6, 9])).column("a").to_pylist() == [0, 3, 6, 9]
     sizes = []
 
     def even(batch: pa.RecordBatch) -> pa.Array:
         sizes.append(batch.num_rows)
         return pc.equal(pc.bit_wise_and(batch.column("a"), 1), 0)
 
-    out = ops.filter(t, even, batch_size=3)
+    out = ops.filter_rows(t, even, batch_size=3)
     assert out.column("a").to_pylist() == [0, 2, 4, 6, 8] and sizes == [3, 3, 3, 1]
-    assert ops.filter(t, lambda b: np.asarray(b.column("a")) > 7).column("a").to_pylist() == [8, 9]
-    assert ops.filter(t, lambda d: [x.endswith("1") for x in d["s"]], input_format="dict").column("a").to_pylist() == [1]
-    assert ops.filter(t, lambda b: pa.array([None] * b.num_rows, pa.bool_())).num_rows == 0
+    assert ops.filter_rows(t, lambda b: np.asarray(b.column("a")) > 7).column("a").to_pylist() == [8, 9]
+    assert ops.filter_rows(t, lambda d: [x.endswith("1") for x in d["s"]], input_format="dict").column("a").to_pylist() == [1]
+    assert ops.filter_rows(t, lambda b: pa.array([None] * b.num_rows, pa.bool_())).num_rows == 0
     ds = Dataset.from_dict(table(10).to_pydict())
-    assert ops.filter(t, pc.field("a") > 6).to_pydict() == ds.filter(lambda r: r["a"] > 6).to_dict()
+    assert ops.filter_rows(t, pc.field("a") > 6).to_pydict() == ds.filter(lambda r: r["a"] > 6).to_dict()
     with pytest.raises(ValueError, match="returned 1 values for a batch of 10 rows"):
-        ops.filter(t, lambda b: [True])
+        ops.filter_rows(t, lambda b: [True])
     with pytest.raises(TypeError, match="must return booleans"):
-        ops.filter(t, lambda b: np.ones(b.num_rows, dtype=np.int64))
+        ops.filter_rows(t, lambda b: np.ones(b.num_rows, dtype=np.int64))
 
 
 def test_map_batched_updates_and_appends_columns():
     t = table(5)
-    out = ops.map(t, lambda b: {"s": pc.utf8_upper(b.column("s")), "d": pc.multiply(b.column("a"), 2)}, batch_size=2)
+    out = ops.map_rows(t, lambda b: {"s": pc.utf8_upper(b.column("s")), "d": pc.multiply(b.column("a"), 2)}, batch_size=2)
     assert out.column_names == ["a", "s", "d"]
     assert out.to_pydict() == {"a": [0, 1, 2, 3, 4], "s": ["R0", "R1", "R2", "R3", "R4"], "d": [0, 2, 4, 6, 8]}
     ds = Dataset.from_dict(t.to_pydict())
@@ -208,30 +208,30 @@ def test_map_batched_updates_and_appends_columns():
 
 def test_map_row_function_and_remove_columns_like_datasets():
     t = table(4)
-    out = ops.map(t, lambda r: {"n": len(r["s"]) + r["a"]}, batched=False, remove_columns="a")
+    out = ops.map_rows(t, lambda r: {"n": len(r["s"]) + r["a"]}, batched=False, remove_columns="a")
     ds = Dataset.from_dict(t.to_pydict())
     assert out.to_pydict() == ds.map(lambda r: {"n": len(r["s"]) + r["a"]}, remove_columns="a").to_dict()
-    assert ops.map(t, lambda r: None, batched=False).to_pydict() == t.to_pydict()
-    assert ops.map(t, lambda b: None).to_pydict() == t.to_pydict()
+    assert ops.map_rows(t, lambda r: None, batched=False).to_pydict() == t.to_pydict()
+    assert ops.map_rows(t, lambda b: None).to_pydict() == t.to_pydict()
 
 
 def test_map_changing_row_count():
     t = table(3)
-    out = ops.map(t, lambda d: {"a": [x for x in d["a"] for _ in range(2)]}, input_format="dict", remove_columns=["s"])
+    out = ops.map_rows(t, lambda d: {"a": [x for x in d["a"] for _ in range(2)]}, input_format="dict", remove_columns=["s"])
     assert out.to_pydict() == {"a": [0, 0, 1, 1, 2, 2]}
-    whole = ops.map(t, lambda b: b.filter(pc.greater(b.column("a"), 0)), batch_size=None)
+    whole = ops.map_rows(t, lambda b: b.filter(pc.greater(b.column("a"), 0)), batch_size=None)
     assert whole.to_pydict() == {"a": [1, 2], "s": ["r1", "r2"]}
     with pytest.raises(ValueError, match=r"input columns \['s'\] would not fit"):
-        ops.map(t, lambda d: {"a": [1]}, input_format="dict")
+        ops.map_rows(t, lambda d: {"a": [1]}, input_format="dict")
 
 
 def test_map_aligns_types_across_batches_and_skips_empty_tables():
     t = table(4)
-    out = ops.map(t, lambda d: {"v": [None] * len(d["a"]) if d["a"][0] == 0 else d["s"]}, input_format="dict", batch_size=2)
+    out = ops.map_rows(t, lambda d: {"v": [None] * len(d["a"]) if d["a"][0] == 0 else d["s"]}, input_format="dict", batch_size=2)
     assert out.schema.field("v").type == pa.string()
     assert out.column("v").to_pylist() == [None, None, "r2", "r3"]
     calls = []
-    assert ops.map(table(0), lambda b: calls.append(b), remove_columns="s").column_names == ["a"] and calls == []
+    assert ops.map_rows(table(0), lambda b: calls.append(b), remove_columns="s").column_names == ["a"] and calls == []
 
 
 def test_with_transform_is_lazy_and_applies_on_access():
@@ -379,3 +379,14 @@ def test_write_take_fsyncs_unless_told_not_to(tmp_path, monkeypatch):
     assert synced == [] and stats.rows == 20
     assert (tmp_path / "scratch.arrow").read_bytes() == (tmp_path / "durable.arrow").read_bytes()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
+
+
+def test_engine_exports_shadow_no_builtin():
+    import builtins
+
+    import datasets_pipeline.engine as engine
+
+    assert not set(engine.__all__) & set(dir(builtins))
+    assert not set(ops.__all__) & set(dir(builtins))
+    assert {"filter_rows", "map_rows", "load_from_disk", "save_to_disk"} <= set(engine.__all__)
+    assert all(callable(getattr(engine, name)) for name in engine.__all__)

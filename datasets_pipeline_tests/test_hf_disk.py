@@ -64,7 +64,7 @@ def chat_table(n: int) -> pa.Table:
     return pa.table({"messages": pa.array(messages, pa.list_(MESSAGE))})
 
 
-# --- §1.8 worked example ----------------------------------------------------------------------------------
+# --- a worked example: one DatasetDict saved by both libraries ------------------------------------------
 
 WORKED_FEATURES = Features(
     {
@@ -197,6 +197,33 @@ def test_features_from_schema_uses_only_consistent_metadata() -> None:
         hf.value("int65")
 
 
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"{not json", "malformed huggingface schema metadata: not JSON"),
+        (b'{"info": {"features": ["label"]}}', 'malformed huggingface schema metadata: no {"info": {"features": {...}}} mapping'),
+        (b'{"info": {}}', 'malformed huggingface schema metadata: no {"info": {"features": {...}}} mapping'),
+        (b'{"info": {"features": {"label": {"_type": "ClassLabel"}}}}', "malformed huggingface schema metadata: ClassLabel needs names"),
+    ],
+)
+def test_malformed_features_metadata_is_an_error(raw: bytes, message: str) -> None:
+    from datasets_pipeline.steps.validate import num_classes
+
+    schema = pa.schema([("label", pa.int64())], metadata={b"huggingface": raw})
+    readers = [hf.metadata_features, hf.features_from_schema, lambda s: hf.class_label_names(s, "label"), num_classes]
+    for read in readers:
+        with pytest.raises(SchemaError) as err:
+            read(schema)
+        assert str(err.value).startswith(message)
+    table = pa.Table.from_pydict({"label": [0]}, schema=schema)
+    with pytest.raises(SchemaError, match="malformed huggingface schema metadata"):
+        hf_disk.save_dataset_dict({"train": table}, "memory://malformed/dd")
+    # without the block, features are inferred; with a good one, ClassLabel names are read
+    assert hf.features_from_schema(pa.schema([("label", pa.int64())])) == {"label": hf.value("int64")}
+    good = pa.schema([("label", pa.int64())], metadata=hf.schema_metadata({"label": hf.class_label(["a", "b"])}))
+    assert hf.class_label_names(good, "label") == ["a", "b"] and num_classes(good) == 2
+
+
 def test_legacy_spellings_are_normalized() -> None:
     legacy = {
         "tags": {"feature": {"dtype": "int32", "id": None, "_type": "Value"}, "length": -1, "_type": "Sequence"},
@@ -319,13 +346,13 @@ def test_shards_and_batches_match_save_to_disk(tmp_path: Path, max_shard_size: i
 
 def test_shard_rows_num_shards_and_batches(tmp_path: Path) -> None:
     table = pa.table({"x": pa.array(range(10))})
-    stats = hf_disk.save_dataset(table, tmp_path / "ds", num_shards=3)
+    stats = hf_disk.save_to_disk(table, tmp_path / "ds", num_shards=3)
     assert stats.shard_rows == (4, 3, 3)
     datasets.Dataset(table).save_to_disk(str(tmp_path / "lib"), num_shards=3)
     assert_same_folders(tmp_path / "ds", tmp_path / "lib")
     assert datasets.load_from_disk(str(tmp_path / "ds"))["x"] == list(range(10))
     big = pa.table({"x": pa.array(range(2500))})
-    hf_disk.save_dataset(big, tmp_path / "big")
+    hf_disk.save_to_disk(big, tmp_path / "big")
     assert batch_rows(tmp_path / "big/data-00000-of-00001.arrow") == [1000, 1000, 500]
     assert hf_disk.shard_bounds(10, 3).tolist() == [0, 4, 7, 10]
     assert hf_disk.shard_count(1120 // 112, 1120, 500) == 3
@@ -333,7 +360,7 @@ def test_shard_rows_num_shards_and_batches(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="one `num_shards` per dataset"):
         hf_disk.save_dataset_dict({"train": table}, tmp_path / "bad", num_shards=2)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="num_shards=11 must be between 1 and the number of rows"):
-        hf_disk.save_dataset(table, tmp_path / "bad2", num_shards=11)
+        hf_disk.save_to_disk(table, tmp_path / "bad2", num_shards=11)
 
 
 def test_durable_save_fsyncs_every_shard_and_writes_the_same_bytes(tmp_path: Path, monkeypatch) -> None:
@@ -357,30 +384,30 @@ def test_durable_save_fsyncs_every_shard_and_writes_the_same_bytes(tmp_path: Pat
 
 def test_fingerprint_is_deterministic_and_resaving_drops_stale_shards(tmp_path: Path) -> None:
     table = chat_table(300)
-    a = hf_disk.save_dataset(table, tmp_path / "a", split="train", num_shards=3)
-    b = hf_disk.save_dataset(table, tmp_path / "b", split="train", num_shards=3)
-    c = hf_disk.save_dataset(table.slice(1), tmp_path / "c", split="train", num_shards=3)
+    a = hf_disk.save_to_disk(table, tmp_path / "a", split="train", num_shards=3)
+    b = hf_disk.save_to_disk(table, tmp_path / "b", split="train", num_shards=3)
+    c = hf_disk.save_to_disk(table.slice(1), tmp_path / "c", split="train", num_shards=3)
     assert a.fingerprint == b.fingerprint != c.fingerprint
     assert len(a.fingerprint) == 16 and int(a.fingerprint, 16) >= 0
     assert json.loads((tmp_path / "a/state.json").read_text())["_fingerprint"] == a.fingerprint
-    again = hf_disk.save_dataset(table, tmp_path / "a", split="train", num_shards=2)
+    again = hf_disk.save_to_disk(table, tmp_path / "a", split="train", num_shards=2)
     assert sorted(p.name for p in (tmp_path / "a").glob("*.arrow")) == list(again.files)
-    assert hf_disk.load_dataset(tmp_path / "a").to_pylist() == table.to_pylist()
+    assert hf_disk.load_from_disk(tmp_path / "a").to_pylist() == table.to_pylist()
 
 
 def test_streams_and_files_save_like_tables(tmp_path: Path) -> None:
     table = chat_table(1200)
-    ref = hf_disk.save_dataset(table, tmp_path / "ref")
+    ref = hf_disk.save_to_disk(table, tmp_path / "ref")
     src = tmp_path / "src.arrow"
     with pa.OSFile(str(src), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
-    from_reader = hf_disk.save_dataset(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), tmp_path / "r")
-    from_iter = hf_disk.save_dataset(iter(table.to_batches(max_chunksize=1000)), tmp_path / "i")
-    from_file = hf_disk.save_dataset(str(src), tmp_path / "f")
+    from_reader = hf_disk.save_to_disk(pa.RecordBatchReader.from_batches(table.schema, table.to_batches()), tmp_path / "r")
+    from_iter = hf_disk.save_to_disk(iter(table.to_batches(max_chunksize=1000)), tmp_path / "i")
+    from_file = hf_disk.save_to_disk(str(src), tmp_path / "f")
     assert ref.fingerprint == from_reader.fingerprint == from_iter.fingerprint == from_file.fingerprint
     assert not list(tmp_path.rglob(".spool-*"))
     features = {"messages": hf.list_of({"role": hf.value("string"), "content": hf.value("string")})}
-    empty = hf_disk.save_dataset(iter([]), tmp_path / "e", features=features)
+    empty = hf_disk.save_to_disk(iter([]), tmp_path / "e", features=features)
     assert empty.num_rows == 0 and hf_disk.read_features(tmp_path / "e") == features
 
 
@@ -399,7 +426,7 @@ def test_remote_fsspec_folder(tmp_path: Path) -> None:
 def test_reader_reads_library_written_folders(tmp_path: Path) -> None:
     dd = worked_example()
     dd["train"].with_format("numpy", columns=["label"]).save_to_disk(str(tmp_path / "single"), num_shards=2)
-    single = hf_disk.load_dataset(tmp_path / "single")
+    single = hf_disk.load_from_disk(tmp_path / "single")
     assert single.to_pylist() == datasets.load_from_disk(str(tmp_path / "single")).data.table.to_pylist()
     assert hf_disk.read_features(tmp_path / "single") == WORKED_FEATURES.to_dict()
     dd.save_to_disk(str(tmp_path / "dict"), max_shard_size=1500)
@@ -456,22 +483,22 @@ def test_reader_reads_hand_made_36_style_folders(tmp_path: Path) -> None:
 def test_reader_errors_and_casts(tmp_path: Path) -> None:
     dict_col = pa.table({"s": pa.array(["x", "y", "x"]).dictionary_encode()})
     _hand_made_split(tmp_path / "dict", [dict_col], {"s": {"dtype": "string", "_type": "Value"}})
-    loaded = hf_disk.load_dataset(tmp_path / "dict")
+    loaded = hf_disk.load_from_disk(tmp_path / "dict")
     assert loaded.schema.field("s").type == pa.string() and loaded.column("s").to_pylist() == ["x", "y", "x"]
 
     _hand_made_split(tmp_path / "wrong", [pa.table({"s": pa.array(["x"], pa.large_string())})],
                      {"s": {"dtype": "string", "_type": "Value"}})  # fmt: skip
     with pytest.raises(SchemaError, match="External features info don't match the dataset"):
-        hf_disk.load_dataset(tmp_path / "wrong")
+        hf_disk.load_from_disk(tmp_path / "wrong")
     _hand_made_split(tmp_path / "keys", [pa.table({"s": ["x"]})], {"t": {"dtype": "string", "_type": "Value"}})
     with pytest.raises(SchemaError, match="Keys mismatch"):
-        hf_disk.load_dataset(tmp_path / "keys")
+        hf_disk.load_from_disk(tmp_path / "keys")
     with pytest.raises(FormatError, match="no dataset_dict.json: not a DatasetDict folder"):
         hf_disk.load_dataset_dict(tmp_path / "dict")
     with pytest.raises(FormatError, match="no state.json"):
-        hf_disk.load_dataset(tmp_path)
+        hf_disk.load_from_disk(tmp_path)
     with pytest.raises(SchemaError, match="features and table columns differ"):
-        hf_disk.save_dataset(pa.table({"a": [1]}), tmp_path / "x", features={"b": hf.value("int64")})
+        hf_disk.save_to_disk(pa.table({"a": [1]}), tmp_path / "x", features={"b": hf.value("int64")})
 
 
 # --- atomic publication ------------------------------------------------------------------------------------------
@@ -570,4 +597,4 @@ def test_indices_splits_match_a_shuffled_library_dataset(tmp_path: Path) -> None
     assert loaded["test"].column("n").to_pylist() == perm[:230].tolist()
     assert loaded["train"].to_pylist() == table.take(perm[230:]).to_pylist()
     with pytest.raises(IndexError, match="indices out of range for a table of 2300 rows"):
-        hf_disk.save_dataset((table, np.array([0, 2300])), tmp_path / "bad")
+        hf_disk.save_to_disk((table, np.array([0, 2300])), tmp_path / "bad")

@@ -45,10 +45,10 @@ SPECS: list[DatasetSpec] = [
         description=(
             "OpenThoughts3-1.2M: reasoning traces for math, code and science questions, used for "
             "off-policy reasoning distillation. The converter maps `conversations` of {from, value} "
-            "to messages: `human` → user, anything else → assistant. The card lists 1.2M train rows; "
-            "the cookbook streams a 384,000-row shuffled prefix."
+            "to messages: `human` → user, anything else → assistant. The asset holds the whole train "
+            "split (the card lists 1.2M rows); the cookbook's 384,000-row shuffled prefix is not "
+            "derived here."
         ),
         license="apache-2.0",
-        large=True,
     ),
 ]

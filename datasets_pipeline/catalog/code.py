@@ -28,7 +28,6 @@ DEEPCODER = DatasetSpec(
         "missing_tests, missing_problem). The "
         "card describes about 24K verified training problems and gives no per-config row counts."
     ),
-    notes="Configs have no `default`: the default config is the first the card lists (primeintellect).",
 )
 
 SPECS: list[DatasetSpec] = [DEEPCODER]

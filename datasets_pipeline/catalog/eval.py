@@ -45,7 +45,6 @@ MMLU = DatasetSpec(
         "missing_choices, invalid_answer). Card: `all` has 14,042 test, 1,531 validation, 285 dev "
         "and 99,842 auxiliary_train rows."
     ),
-    notes="The card lists abstract_algebra first; the catalog's default config is `all`.",
 )
 
 HUMANEVAL = DatasetSpec(

@@ -92,9 +92,9 @@ SPECS: list[DatasetSpec] = [
             "Polaris-53K: a difficulty-filtered set of math problems with short reference answers, "
             "used for RL on reasoning models. The converter keeps `problem` and `answer` as they are "
             "and drops rows with a null or `\"\"` problem or answer (the cookbook's truthiness check). About 53,291 train rows (third-party "
-            "statistics; the card gives no count)."
+            "statistics; the card gives no count). The data license was not verified: read it on the "
+            "dataset card before redistributing."
         ),
         license="see dataset card",
-        notes="The data license was not verified; read it on the dataset card before redistributing.",
     ),
 ]

@@ -88,10 +88,10 @@ SPECS: list[DatasetSpec] = [
             "same conversation. The converter keeps decided votes (model_a or model_b) on text-only "
             "conversations that end with an assistant turn: prompt = the first turn, A and B = the "
             "rest of each side, label from the winner. About 136,000 train rows (the Hub viewer); "
-            "the cookbook holds out the first 1,024 after `shuffle(seed=0)`."
+            "the cookbook holds out the first 1,024 after `shuffle(seed=0)`. User prompts are "
+            "CC-BY-4.0; model outputs fall under their providers' terms of use."
         ),
         license="CC-BY-4.0",
-        notes="User prompts are CC-BY-4.0; model outputs fall under their providers' terms of use.",
         dataset_dict=held_out(1024, seed=0),
     ),
     DatasetSpec(

@@ -14,7 +14,7 @@ _RULES = (
 )
 
 
-def _vision(name: str, repo_id: str, splits: tuple[str, ...], what: str, counts: str, notes: str = "") -> DatasetSpec:
+def _vision(name: str, repo_id: str, splits: tuple[str, ...], what: str, counts: str, origin: str) -> DatasetSpec:
     return DatasetSpec(
         name=name,
         repo_id=repo_id,
@@ -22,8 +22,7 @@ def _vision(name: str, repo_id: str, splits: tuple[str, ...], what: str, counts:
         splits={"default": splits},
         converter=VISION_CONVERTER,
         license="see dataset card",
-        description=f"{what} {_RULES} {counts}",
-        notes=notes,
+        description=f"{what} {_RULES} {counts} {origin}",
     )
 
 
@@ -35,7 +34,7 @@ SPECS: list[DatasetSpec] = [
         "Caltech 101: photos of objects in 101 categories plus a background class (names such as "
         "`Faces_easy`, `stop_sign`); the cookbook's `caltech101` classifier task.",
         "The card gives no split sizes.",
-        notes="Original release: Caltech 101 (Fei-Fei, Fergus, Perona, 2004), CC BY 4.0 on CaltechDATA.",
+        "Original release: Caltech 101 (Fei-Fei, Fergus, Perona, 2004), CC BY 4.0 on CaltechDATA.",
     ),
     _vision(
         "oxford_flowers102",
@@ -44,7 +43,7 @@ SPECS: list[DatasetSpec] = [
         "Oxford 102 Flowers: photos of 102 flower species; the cookbook's `flowers102` task (it uses "
         "train and test; validation is mirrored too).",
         "Card: about 1.02k train, 1.02k validation, 6.15k test rows.",
-        notes="Original release: Nilsback and Zisserman, Visual Geometry Group, University of Oxford.",
+        "Original release: Nilsback and Zisserman, Visual Geometry Group, University of Oxford.",
     ),
     _vision(
         "oxford_iiit_pet",
@@ -52,7 +51,7 @@ SPECS: list[DatasetSpec] = [
         ("train", "test"),
         "Oxford-IIIT Pet: photos of 37 cat and dog breeds; the cookbook's `pets` task.",
         "Card: about 3.68k train and 3.67k test rows.",
-        notes="Original release: Parkhi et al., 2012, Visual Geometry Group, CC BY-SA 4.0.",
+        "Original release: Parkhi et al., 2012, Visual Geometry Group, CC BY-SA 4.0.",
     ),
     _vision(
         "stanford_cars",
@@ -61,6 +60,6 @@ SPECS: list[DatasetSpec] = [
         "Stanford Cars: photos of 196 car models named like `AM General Hummer SUV 2000`; the "
         "cookbook's `cars` task.",
         "Expected sizes: 8,144 train and 8,041 test rows (the original release's split).",
-        notes="Original release: Krause et al., 2013; for non-commercial research use.",
+        "Original release: Krause et al., 2013; for non-commercial research use.",
     ),
 ]

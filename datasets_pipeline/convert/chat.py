@@ -15,9 +15,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import ConvertContext, Converted, FunctionConverter
 from . import messages as msg
 from .common import conform, require_columns
+from .context import ConvertContext, Converted, FunctionConverter
 
 VERSION = "2"
 MESSAGES_COLUMNS = ("messages",)
@@ -49,13 +49,7 @@ def convert_openthoughts(table: pa.Table, ctx: ConvertContext) -> Converted:
     return _finish(messages, ctx)
 
 
-MESSAGES = FunctionConverter(
-    msg.bounded(convert_messages),
-    version=VERSION,
-    required_columns=MESSAGES_COLUMNS,
-)
+MESSAGES = FunctionConverter(msg.bounded(convert_messages), version=VERSION, required_columns=MESSAGES_COLUMNS)
 OPENTHOUGHTS = FunctionConverter(
-    msg.bounded(convert_openthoughts),
-    version=VERSION,
-    required_columns=OPENTHOUGHTS_COLUMNS,
+    msg.bounded(convert_openthoughts), version=VERSION, required_columns=OPENTHOUGHTS_COLUMNS
 )

@@ -40,9 +40,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import TEST_CASE, ConvertContext, Converted, FunctionConverter
 from ..errors import SchemaError
+from ..families.schemas import TEST_CASE
 from .common import conform
+from .context import ConvertContext, Converted, FunctionConverter
 
 FAMILY = "code"
 PROBLEM_COLUMNS = ("question", "prompt", "problem")

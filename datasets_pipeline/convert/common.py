@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ..catalog.spec import FAMILY_SCHEMAS, ConvertContext
 from ..errors import ConversionError, SchemaError
+from ..families import FAMILIES
+from .context import ConvertContext
 
 
 def require_columns(table: pa.Table, columns: tuple[str, ...] | list[str], ctx: ConvertContext) -> None:
@@ -21,7 +22,7 @@ def require_columns(table: pa.Table, columns: tuple[str, ...] | list[str], ctx: 
 
 def conform(table: pa.Table, family: str, ctx: ConvertContext) -> pa.Table:
     """Select and cast ``table`` to the family schema (column order and types exactly)."""
-    schema = FAMILY_SCHEMAS[family]
+    schema = FAMILIES[family].schema
     columns = []
     for field in schema:
         if field.name not in table.column_names:
@@ -40,8 +41,3 @@ def conform(table: pa.Table, family: str, ctx: ConvertContext) -> pa.Table:
                 ) from exc
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def empty(family: str) -> pa.Table:
-    """A 0-row table of the family schema."""
-    return FAMILY_SCHEMAS[family].empty_table()

@@ -22,10 +22,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import ConvertContext, Converted, FunctionConverter
+from ..engine.hf_features import class_label, list_of, value, with_features
 from ..errors import SchemaError
 from .common import conform, require_columns
-from .features import class_label, list_of, value, with_features
+from .context import ConvertContext, Converted, FunctionConverter
 
 MCQ_COLUMNS = ("question", "choices", "answer")
 ANSWER_NAMES = ["A", "B", "C", "D"]

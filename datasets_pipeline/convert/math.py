@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import ConvertContext, Converted, FunctionConverter
 from .common import conform, require_columns
+from .context import ConvertContext, Converted, FunctionConverter
 from .messages import apply_drops, as_array, bounded, is_text, kept_rows, to_numpy_bool
 
 VERSION = "2"

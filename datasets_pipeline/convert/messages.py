@@ -16,8 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import MESSAGE, MESSAGES, ConvertContext, Converted
 from ..errors import SchemaError
+from ..families.schemas import MESSAGE, MESSAGES, ROLES
+from .context import ConvertContext, Converted
 
 _FIELDS = [MESSAGE.field(i) for i in range(MESSAGE.num_fields)]
 

@@ -39,10 +39,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import ConvertContext, Converted, FunctionConverter
 from ..errors import ConversionError, SchemaError
 from . import messages as msg
 from .common import conform, require_columns
+from .context import ConvertContext, Converted, FunctionConverter
 
 VERSION = "2"
 

@@ -36,10 +36,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image
 
-from ..catalog.spec import ConvertContext, Converted, FunctionConverter
+from ..engine.hf_features import class_label, class_label_names, image, value, with_features
 from ..errors import SchemaError
 from .common import conform, require_columns
-from .features import class_label, class_label_names, image, value, with_features
+from .context import ConvertContext, Converted, FunctionConverter
 
 FAMILY = "vision"
 REQUIRED = ("image", "label")

@@ -13,12 +13,12 @@ import dagster as dg
 import pyarrow as pa
 
 from ..catalog.spec import DatasetSpec
+from ..engine.ipc import read_table
 from ..engine.uid import UID_ALGORITHM
 from ..paths import check_partition_key
 from ..steps.checks import COOKBOOK_CHECKS, cookbook_checks
 from ..steps.cookbook import convert_stream
 from ..steps.raw import file_lineage
-from ..engine.ipc import read_table
 from ..steps.staging import publish_checked, stage_split
 from ..steps.versions import UNCHANGED_NOTE, cookbook_stats, cookbook_version, published_version, with_version
 from .automation_conditions import follow_upstream

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import dagster as dg
 import pyarrow as pa
@@ -12,9 +12,9 @@ from ..steps.presentation import column_docs, human_bytes
 from ..steps.preview import markdown_preview, schema_columns
 
 
-def column_schema(schema: pa.Schema, family: str | None = None) -> dg.TableSchema:
-    """A Dagster ``TableSchema`` for the UI's column view, with the family's column descriptions."""
-    docs = column_docs(family) if family else {}
+def column_schema(schema: pa.Schema, docs: Mapping[str, str] | None = None) -> dg.TableSchema:
+    """A Dagster ``TableSchema`` for the UI's column view (``docs``: a description per column)."""
+    docs = docs or {}
     return dg.TableSchema(
         columns=[dg.TableColumn(name, type_, description=docs.get(name)) for name, type_ in schema_columns(schema)]
     )
@@ -38,7 +38,7 @@ def table_metadata(
     """Metadata for one written table (a partition, or a whole asset)."""
     meta: dict[str, Any] = {
         "dagster/row_count": dg.MetadataValue.int(table.num_rows),
-        "dagster/column_schema": column_schema(table.schema, family),
+        "dagster/column_schema": column_schema(table.schema, column_docs(family) if family else None),
         "bytes": dg.MetadataValue.int(stats.bytes),
         "size": dg.MetadataValue.text(human_bytes(stats.bytes)),
         "record_batches": dg.MetadataValue.int(stats.batches),

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from ..catalog.spec import DatasetSpec
-from ..steps.presentation import LAYER_KINDS, LAYER_SUMMARY, OWNER, layer_partitions, source_note
+from ..steps.presentation import LAYER_KINDS, column_docs, LAYER_SUMMARY, OWNER, layer_partitions, source_note
 from .metadata import column_schema
 
 
@@ -25,7 +25,7 @@ def spec_metadata(spec: DatasetSpec, layer: str = "raw") -> dict[str, object]:
         **{k: dg.MetadataValue.json(v) if isinstance(v, list) else v for k, v in source.items()},
     }
     if layer != "raw":  # the family's columns and what each holds
-        meta["dagster/column_schema"] = column_schema(spec.schema, spec.family)
+        meta["dagster/column_schema"] = column_schema(spec.schema, column_docs(spec.family))
     return meta
 
 

@@ -68,7 +68,6 @@ _PRIMITIVES: dict[str, Callable[[], pa.DataType]] = {
     "bool_": pa.bool_,
 }
 _DTYPE_ALIASES = {"double": "float64", "float": "float32"}
-_UNITS = ("s", "ms", "us", "ns")
 
 
 # --- constructors -------------------------------------------------------------------------------
@@ -310,20 +309,54 @@ def loose_type(arrow_type: pa.DataType) -> pa.DataType:
 
 
 def metadata_features(schema: pa.Schema) -> Features | None:
-    """The features in a schema's ``huggingface`` metadata (normalized), or ``None``."""
+    """The features in a schema's ``huggingface`` metadata (normalized), or ``None`` without one.
+
+    Metadata that is there but malformed (not JSON, no ``info.features`` mapping, a feature that
+    cannot be read) raises :class:`SchemaError`: the ClassLabel names and media types it should
+    carry are not silently replaced by features inferred from the Arrow types.
+    """
     raw = (schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
         return None
     try:
-        features = json.loads(raw.decode())["info"]["features"]
-    except (ValueError, KeyError, TypeError):
-        return None
+        parsed = json.loads(raw.decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"malformed huggingface schema metadata: not JSON ({exc})") from None
+    info = parsed.get("info") if isinstance(parsed, dict) else None
+    features = info.get("features") if isinstance(info, dict) else None
     if not isinstance(features, Mapping):
-        return None
+        raise SchemaError(
+            "malformed huggingface schema metadata: no {\"info\": {\"features\": {...}}} mapping",
+            hint=f"got {raw[:200].decode(errors='replace')!r}",
+        )
     try:
         return normalize_features(features)
-    except SchemaError:
+    except SchemaError as exc:
+        raise SchemaError(f"malformed huggingface schema metadata: {exc.reason}", column=exc.column, hint=exc.hint) from None
+
+
+def class_label_names(schema: pa.Schema, column: str) -> list[str] | None:
+    """The ClassLabel names of top-level ``column`` in ``schema``'s ``huggingface`` metadata, or None.
+
+    A ClassLabel written with ``num_classes`` only has names ``"0"``, ``"1"``, … as ``datasets`` gives it.
+    """
+    feature = (metadata_features(schema) or {}).get(column)
+    if not isinstance(feature, dict) or feature.get("_type") != "ClassLabel":
         return None
+    return list(feature["names"]) or None
+
+
+def with_features(table: pa.Table, known: Mapping[str, Feature] | None = None) -> pa.Table:
+    """``table`` with a ``huggingface`` metadata block for every column (other metadata kept).
+
+    A column's feature is ``known[column]``, else its own metadata's (when it matches the Arrow
+    type), else inferred from the Arrow type.
+    """
+    features = features_from_schema(table.schema)
+    features.update({name: f for name, f in (known or {}).items() if name in features})
+    metadata = dict(table.schema.metadata or {})
+    metadata.update(schema_metadata(features))
+    return table.replace_schema_metadata(metadata)
 
 
 def features_from_schema(schema: pa.Schema) -> Features:

@@ -3,11 +3,11 @@
 - :func:`select_columns`, :func:`remove_columns`: keep or drop columns (``Dataset.select_columns``).
 - :func:`take` / :func:`select`: rows by position (``Dataset.select``); a contiguous increasing
   run of indices is a zero-copy slice.
-- :func:`take_head` (``Dataset.take(n)``), :func:`skip` (``Dataset.skip(n)``), :func:`slice`
+- :func:`take_head` (``Dataset.take(n)``), :func:`skip` (``Dataset.skip(n)``), :func:`slice_rows`
   (Python slice semantics, negative bounds and steps included).
-- :func:`filter`: rows where a ``pyarrow.compute.Expression`` holds, or where a vectorized
+- :func:`filter_rows` (``Dataset.filter``): rows where a ``pyarrow.compute.Expression`` holds, or where a vectorized
   function of a record batch returns true.
-- :func:`map`: a function over record batches (or dicts of lists, or single rows); its output
+- :func:`map_rows` (``Dataset.map``): a function over record batches (or dicts of lists, or single rows); its output
   columns replace or extend the input columns, as ``Dataset.map`` does.
 - :func:`repeat` (``Dataset.repeat``): the table ``n`` times (zero-copy).
 - :func:`with_transform`: a lazy view that applies a function on access, like
@@ -15,15 +15,14 @@
 
 Differences from datasets:
 
-- ``filter`` and ``map`` give the function a ``pyarrow.RecordBatch`` by default (vectorized);
+- ``filter_rows`` and ``map_rows`` give the function a ``pyarrow.RecordBatch`` by default (vectorized);
   ``input_format="dict"`` gives the ``datasets``-style dict of lists.
-- ``map`` on a 0-row table returns it (minus ``remove_columns``) without calling the function.
+- ``map_rows`` on a 0-row table returns it (minus ``remove_columns``) without calling the function.
 - The results are new tables, never indices mappings over the input.
 """
 
 from __future__ import annotations
 
-import builtins
 from typing import Any, Callable, Iterator, Literal, Mapping, Sequence
 
 import numpy as np
@@ -36,14 +35,14 @@ from datasets_pipeline.errors import SchemaError
 
 __all__ = [
     "TransformedTable",
-    "filter",
-    "map",
+    "filter_rows",
+    "map_rows",
     "remove_columns",
     "repeat",
     "select",
     "select_columns",
     "skip",
-    "slice",
+    "slice_rows",
     "take",
     "take_head",
     "with_transform",
@@ -111,9 +110,9 @@ def skip(table: pa.Table, n: int) -> pa.Table:
     return table.slice(n)
 
 
-def slice(table: pa.Table, start: int | None = None, stop: int | None = None, step: int | None = None) -> pa.Table:  # noqa: A001
+def slice_rows(table: pa.Table, start: int | None = None, stop: int | None = None, step: int | None = None) -> pa.Table:
     """``table[start:stop:step]`` with Python slice semantics (zero-copy when ``step`` is 1)."""
-    begin, end, stride = builtins.slice(start, stop, step).indices(table.num_rows)
+    begin, end, stride = slice(start, stop, step).indices(table.num_rows)
     if stride == 1:
         return table.slice(begin, max(0, end - begin))
     return take_table(table, np.arange(begin, end, stride, dtype=np.int64))
@@ -145,7 +144,7 @@ def _batches(table: pa.Table, batch_size: int | None) -> Iterator[pa.RecordBatch
             yield part.to_batches()[0]
 
 
-def filter(  # noqa: A001
+def filter_rows(
     table: pa.Table,
     predicate: pc.Expression | Callable[[Any], Any],
     batch_size: int | None = 65_536,
@@ -220,7 +219,7 @@ def _row_outputs(inputs: pa.Table, results: list[Mapping[str, Any] | None]) -> p
     return pa.table(columns)
 
 
-def map(  # noqa: A001
+def map_rows(
     table: pa.Table,
     fn: Callable[[Any], Any],
     batched: bool = True,
@@ -306,15 +305,15 @@ class TransformedTable:
         arg = part if self.input_format == "arrow" else part.to_pydict()
         return self.fn(arg)
 
-    def __getitem__(self, key: int | builtins.slice | str | Indices) -> Any:
+    def __getitem__(self, key: int | slice | str | Indices) -> Any:
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             n = self.num_rows
             i = int(key) + n if key < 0 else int(key)
             if not 0 <= i < n:
                 raise IndexError(f"row {int(key)} is out of range for a table of {n} rows")
             return {name: _first(values) for name, values in self._apply(self.table.slice(i, 1)).items()}
-        if isinstance(key, builtins.slice):
-            return self._apply(slice(self.table, key.start, key.stop, key.step))
+        if isinstance(key, slice):
+            return self._apply(slice_rows(self.table, key.start, key.stop, key.step))
         if isinstance(key, str):
             return self._apply(self.table)[key]
         return self._apply(take(self.table, key))

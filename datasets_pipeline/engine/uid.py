@@ -17,7 +17,7 @@ Identical content gives identical uids; the hash is independent of batch boundar
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -50,14 +50,17 @@ def _offsets_and_view(arr: pa.Array) -> tuple[list[int], memoryview]:
     return offs, memoryview(data) if data is not None else memoryview(b"")
 
 
+def _hash_values(arr: pa.Array, digest: Callable[[memoryview], bytes | str], out_type: pa.DataType) -> pa.Array:
+    """``digest`` of each value of a ``large_binary`` array (read in place), as an array of ``out_type``."""
+    if len(arr) == 0:
+        return pa.array([], out_type)
+    offs, view = _offsets_and_view(arr)
+    return pa.array([digest(view[offs[i] : offs[i + 1]]) for i in range(len(arr))], out_type)
+
+
 def _digests(arr: pa.Array) -> pa.Array:
     """The 16-byte xxh3-128 digest of each value of a ``large_binary`` array, as ``large_binary``."""
-    n = len(arr)
-    if n == 0:
-        return pa.array([], pa.large_binary())
-    offs, view = _offsets_and_view(arr)
-    digest = xxhash.xxh3_128_digest
-    return pa.array([digest(view[offs[i] : offs[i + 1]]) for i in range(n)], pa.large_binary())
+    return _hash_values(arr, xxhash.xxh3_128_digest, pa.large_binary())
 
 
 def nfkc(arr: pa.Array) -> pa.Array:
@@ -126,12 +129,7 @@ def compute_uids(table: pa.Table | pa.RecordBatch, fields: Sequence[str]) -> pa.
     records = row_records(table, fields)
     if isinstance(records, pa.ChunkedArray):
         records = records.combine_chunks()
-    n = len(records)
-    if n == 0:
-        return pa.array([], pa.string())
-    offs, view = _offsets_and_view(records)
-    digest = xxhash.xxh3_128_hexdigest
-    return pa.array([digest(view[offs[i] : offs[i + 1]]) for i in range(n)], pa.string())
+    return _hash_values(records, xxhash.xxh3_128_hexdigest, pa.string())
 
 
 def add_uid(table: pa.Table, fields: Sequence[str]) -> pa.Table:

@@ -33,10 +33,6 @@ class SplitFiles:
     origin: str  # "card" | "parquet-branch" | "local"
     files: tuple[SourceFile, ...]
 
-    @property
-    def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
-
 
 @runtime_checkable
 class Source(Protocol):

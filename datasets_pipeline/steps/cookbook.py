@@ -13,10 +13,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog.spec import FAMILY_SCHEMAS, SOURCE_ROW, ConvertContext, Converted, DatasetSpec
+from ..catalog.spec import DatasetSpec
+from ..convert.context import ConvertContext, Converted
 from ..engine.prefetch import prefetch
 from ..engine.uid import UID_ALGORITHM, add_uid
 from ..errors import ConversionError, DatasetsPipelineError
+from ..families import FAMILIES, SOURCE_ROW_FIELD
 from .stream import SplitStream
 from .validate import family_violations, num_classes, quality_violations
 
@@ -70,7 +72,7 @@ def _source_rows(converted: Converted, chunk_rows: int, offset: int, ctx: Conver
 
 def _with_uid(table: pa.Table, family: str, source_row: pa.Array) -> pa.Table:
     """Append ``source_row`` and ``uid`` (the hash of the family's content columns only)."""
-    return add_uid(table.append_column(SOURCE_ROW, source_row), FAMILY_SCHEMAS[family].names)
+    return add_uid(table.append_column(SOURCE_ROW_FIELD, source_row), FAMILIES[family].schema.names)
 
 
 def convert_stream(

@@ -85,11 +85,7 @@ def source_note(spec: DatasetSpec, layer: str) -> tuple[str, dict[str, object]]:
 
 
 def column_docs(family: str) -> dict[str, str]:
-    """Column -> one line for the UI, from the family's record (``datasets_pipeline.families``)."""
-    try:
-        from .. import families  # type: ignore[attr-defined]
-    except ImportError:
-        return {}
-    record = getattr(families, "FAMILIES", {}).get(family)
-    docs = getattr(record, "cookbook_docs", None) or getattr(record, "column_docs", None) or {}
-    return dict(docs() if callable(docs) else docs)
+    """Column -> one line for the UI, from the family's record (with ``source_row`` and ``uid``)."""
+    from ..families import FAMILIES
+
+    return dict(FAMILIES[family].cookbook_docs)
