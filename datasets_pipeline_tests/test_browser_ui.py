@@ -103,6 +103,7 @@ def test_a_person_materializes_a_partition_in_the_ui(dagster_dev: DagsterDev, tm
             page.keyboard.press("Escape")  # close the partition menu, keep the dialog
             launch = page.get_by_role("button", name="Launch 1 run")
             expect(launch).to_be_enabled()
+            time.sleep(1)  # the partition menu fades out
             shot("04-launch-dialog")
             launch.click()
             expect(page.get_by_text(re.compile(r"Launched run [0-9a-f]{8}"))).to_be_visible()
