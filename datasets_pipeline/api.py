@@ -8,6 +8,7 @@ import pyarrow as pa
 
 from .catalog import get_spec
 from .engine.ipc import read_table
+from .engine.versioned_dir import resolve_dir
 from .errors import NotMaterializedError
 from .paths import check_segment, data_root, is_remote, local_path, split_relpath
 
@@ -57,9 +58,15 @@ def load(name: str, config: str | None = None, split: str = "train", *, layer: s
 
 
 def dataset_dict_path(name: str, config: str | None = None) -> Path:
-    """The folder of ``dataset_dict/<name>`` for ``config`` that ``datasets.load_from_disk`` opens.
+    """The folder of the current version of ``dataset_dict/<name>`` for ``config``, for ``datasets.load_from_disk``.
 
-    ``name`` is a catalog dataset or a recipe (``math_rl``).
+    ``name`` is a catalog dataset or a recipe (``math_rl``). The path is that of one immutable
+    version folder (``dataset_dict/<name>/.<config>.<version id>``), not of the ``<config>`` symlink
+    that always points at the latest one: ``load_from_disk`` opens a folder file by file, and a
+    republication between two of its opens would otherwise mix two versions' splits. Retention: a
+    version stays on disk at least one hour (``DATASETS_PIPELINE_VERSION_GRACE`` seconds) after a
+    newer one replaced it, and is removed by a publication after that; call this function again to
+    get the newest version, and open the path within that time (opened files stay readable).
     """
     if name in RECIPES:
         configs: tuple[str, ...] = (RECIPES[name],)
@@ -74,10 +81,12 @@ def dataset_dict_path(name: str, config: str | None = None) -> Path:
         raise NotMaterializedError(
             f"dataset_dict_path needs a local DATASETS_PIPELINE_DATA, not {root}", dataset=name, config=config
         )
-    path = local_path(root, f"dataset_dict/{name}/{config}")
-    if not (path / "dataset_dict.json").exists():
-        raise NotMaterializedError(
-            f"dataset_dict/{name} is not materialized at {path}",
-            dataset=name, config=config, hint=_materialize_hint("dataset_dict", name, config),
-        )
-    return path
+    published = local_path(root, f"dataset_dict/{name}/{config}")
+    for _ in range(3):  # a publication may remove the resolved version between the two steps: resolve again
+        path = Path(resolve_dir(published))
+        if (path / "dataset_dict.json").exists():
+            return path
+    raise NotMaterializedError(
+        f"dataset_dict/{name} is not materialized at {published}",
+        dataset=name, config=config, hint=_materialize_hint("dataset_dict", name, config),
+    )

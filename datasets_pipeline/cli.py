@@ -1,4 +1,13 @@
-"""Command line: ``python -m datasets_pipeline demo`` materializes the demo datasets and serves the UI."""
+"""Command line of the project.
+
+- ``python -m datasets_pipeline init``: create ``$DAGSTER_HOME`` (default ``./.dagster_home``) with the
+  project's ``dagster.yaml`` and initialize its storage, once, before any run. Two first runs on a
+  fresh SQLite ``DAGSTER_HOME`` would otherwise race to create the same tables and can leave it broken.
+- ``python -m datasets_pipeline demo``: ``init``, materialize the demo datasets, serve the UI.
+- ``python -m datasets_pipeline free-dead-runs``: mark started runs whose worker process is gone as
+  failed and free their pool slots, and those ended runs still hold (what the daemon's run
+  monitoring does, at once).
+"""
 
 from __future__ import annotations
 
@@ -50,12 +59,24 @@ def link_instance_config(home: Path, source: Path = REPO_ROOT / "dagster.yaml") 
     target.symlink_to(source.resolve())
 
 
-def _prepare_environment(args: argparse.Namespace) -> str:
+def init_instance() -> Path:
+    """Create ``$DAGSTER_HOME`` (default ``./.dagster_home``) whose ``dagster.yaml`` is a link to the project's
+    (:func:`link_instance_config`) and create or migrate its storage now, in this one process. Returns the folder."""
     os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home"))
     home = Path(os.environ["DAGSTER_HOME"]).expanduser().resolve()  # as Dagster compares it with its working folder
     os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     link_instance_config(home)
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        instance.upgrade()  # creates missing tables, applies pending migrations (`dagster instance migrate`)
+        instance.get_runs(limit=1)
+    return home
+
+
+def _prepare_environment(args: argparse.Namespace) -> str:
+    init_instance()
     os.environ.setdefault("DATASETS_PIPELINE_DATA", str(REPO_ROOT / "data"))
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     if os.environ.get("DATASETS_PIPELINE_HUB_MIRROR"):
@@ -70,12 +91,14 @@ def _materialize_demo() -> None:
     import dagster as dg
 
     from . import api
+    from .defs.run_health import WORKER_TAG, this_worker
     from .definitions import defs
 
     instance = dg.DagsterInstance.get()
     for job_name, partition in DEMO_RUNS:
         result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=partition, instance=instance, tags={"source": "demo"},
+            partition_key=partition, instance=instance,
+            tags={"source": "demo", WORKER_TAG: this_worker()},  # a killed demo run is detected as dead
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         status = "ok" if result.success else "FAILED"
@@ -85,6 +108,19 @@ def _materialize_demo() -> None:
     table = api.load("gsm8k", "main", "test")
     print(f"\nload('gsm8k', 'main', 'test') -> {table.num_rows} rows; first answer {table['answer'][0].as_py()!r}")
     print(f"dataset_dict_path('humaneval') -> {api.dataset_dict_path('humaneval')}")
+
+
+def _free_dead_runs() -> int:
+    import dagster as dg
+
+    from .defs.run_health import free_dead_runs
+
+    with dg.DagsterInstance.get() as instance:
+        freed = free_dead_runs(instance)
+    for run_id, what in freed:
+        print(f"run {run_id}: {what}")
+    print(f"{len(freed)} run(s) freed")
+    return 0
 
 
 def _serve(port: int) -> int:
@@ -108,11 +144,18 @@ def _serve(port: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m datasets_pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create $DAGSTER_HOME with this project's dagster.yaml and initialize its storage")
+    sub.add_parser("free-dead-runs", help="mark runs whose worker process is gone as failed and free their pool slots")
     demo = sub.add_parser("demo", help="materialize the demo datasets, then serve the Dagster UI")
     demo.add_argument("--no-serve", action="store_true", help="stop after materializing")
     demo.add_argument("--offline", action="store_true", help="use the bundled mirror even if the Hub is reachable")
     demo.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
+    if args.command == "init":
+        print(f"Dagster instance ready in {init_instance()}")
+        return 0
+    if args.command == "free-dead-runs":
+        return _free_dead_runs()
     where = _prepare_environment(args)
     print(f"datasets_pipeline demo: data from {where}")
     print(f"  data folder {os.environ['DATASETS_PIPELINE_DATA']}, DAGSTER_HOME {os.environ['DAGSTER_HOME']}", flush=True)

@@ -83,6 +83,10 @@ class TransientSourceError(SourceError):
     """The source kept failing with retryable errors (5xx, 429, dropped connections)."""
 
 
+class RetryBudgetExceeded(TransientSourceError):
+    """Waiting for the source once more would exceed the step's total retry wait."""
+
+
 class FormatError(DatasetsPipelineError):
     """A data file could not be parsed (malformed line, wrong format)."""
 

@@ -30,7 +30,9 @@ def test_gsm8k_dataset_dict_loads_with_datasets(hub_server, hf_env, data_dir):
         run(["raw/gsm8k", "cookbook/gsm8k"], f"main/{split}")
     run(["dataset_dict/gsm8k"], "main")
     path = dp.dataset_dict_path("gsm8k")
-    assert path == data_dir / "dataset_dict" / "gsm8k" / "main" and path.is_symlink()
+    published = data_dir / "dataset_dict" / "gsm8k" / "main"
+    assert published.is_symlink() and path == published.resolve()  # the immutable version folder
+    assert path.parent == published.parent and path.name.startswith(".main.") and not path.is_symlink()
     loaded = datasets.load_from_disk(str(path))
     assert isinstance(loaded, datasets.DatasetDict) and list(loaded) == ["train", "test"]
     for split in ("train", "test"):  # the cookbook's Gsm8kDataset: train shuffle(seed=0), test as it is

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from pathlib import Path
 
 import datasets
@@ -531,7 +532,7 @@ def test_publish_switches_a_symlink_and_a_failure_keeps_the_old_version(tmp_path
         seen_during_write.append(hf_disk.load_dataset_dict(target)["train"].num_rows)
         return "ok"
 
-    assert publish_dir(target, write_v2) == "ok"
+    assert publish_dir(target, write_v2, grace=0) == "ok"
     assert seen_during_write == [3]
     second = resolve_dir(target)
     assert second != first and not first.exists() and list_versions(target) == [second.name]
@@ -543,7 +544,7 @@ def test_publish_switches_a_symlink_and_a_failure_keeps_the_old_version(tmp_path
 def test_publish_pointer_mode_local_remote_and_legacy_folder(tmp_path: Path) -> None:
     target = tmp_path / "cars"
     publish_dir(target, lambda d: hf_disk.save_dataset_dict({"train": chat_table(2)}, d), mode="pointer")
-    publish_dir(target, lambda d: hf_disk.save_dataset_dict({"train": chat_table(5)}, d))  # stays in pointer mode
+    publish_dir(target, lambda d: hf_disk.save_dataset_dict({"train": chat_table(5)}, d), grace=0)  # stays in pointer mode
     pointer = (tmp_path / "cars.pointer").read_text().strip()
     assert not target.exists() and resolve_dir(target) == tmp_path / pointer
     assert list_versions(target) == [pointer]
@@ -557,9 +558,28 @@ def test_publish_pointer_mode_local_remote_and_legacy_folder(tmp_path: Path) -> 
 
     legacy = tmp_path / "legacy"
     hf_disk.save_dataset_dict({"train": chat_table(1)}, legacy)  # a plain folder from before versioning
-    publish_dir(legacy, lambda d: hf_disk.save_dataset_dict({"train": chat_table(2)}, d))
+    publish_dir(legacy, lambda d: hf_disk.save_dataset_dict({"train": chat_table(2)}, d), grace=0)
     assert legacy.is_symlink() and len(list_versions(legacy)) == 1
     assert hf_disk.load_dataset_dict(legacy)["train"].num_rows == 2
+
+
+def test_replaced_versions_stay_for_the_grace_period_then_go_on_a_later_publish(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "dataset_dict" / "gsm8k" / "main"
+    publish_dir(target, lambda d: hf_disk.save_dataset_dict({"train": chat_table(1)}, d))
+    v1 = resolve_dir(target)
+    publish_dir(target, lambda d: hf_disk.save_dataset_dict({"train": chat_table(2)}, d))  # default grace: 1 hour
+    v2 = resolve_dir(target)
+    assert list_versions(target) == [v1.name, v2.name]  # a reader that resolved v1 can still open it
+    assert datasets.load_from_disk(str(v1))["train"].num_rows == 1
+    hour_ago = time.time() - 3601
+    os.utime(v2, (hour_ago, hour_ago))  # v2 was published (replacing v1) more than an hour ago
+    publish_dir(target, lambda d: hf_disk.save_dataset_dict({"train": chat_table(3)}, d))
+    v3 = resolve_dir(target)
+    assert list_versions(target) == [v2.name, v3.name]  # v1 removed; v2 replaced just now: kept
+    monkeypatch.setenv("DATASETS_PIPELINE_VERSION_GRACE", "0")
+    publish_dir(target, lambda d: hf_disk.save_dataset_dict({"train": chat_table(4)}, d))
+    assert list_versions(target) == [resolve_dir(target).name]
+    assert hf_disk.load_dataset_dict(target)["train"].num_rows == 4
 
 
 def test_nested_images_embed_like_the_library(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
   rm -f .venv/.installed-* && touch "$stamp"
 fi
+.venv/bin/python -m datasets_pipeline init  # the Dagster instance ($DAGSTER_HOME, default .dagster_home), before any run
 if [ ! -x /usr/bin/chromium ]; then
   bash scripts/install_browser.sh
 fi

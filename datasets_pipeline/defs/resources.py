@@ -24,6 +24,7 @@ class HubResource(dg.ConfigurableResource):
     cache_dir: str | None = None
     mirror: str | None = None
     max_attempts: int = 5
+    max_total_wait: float | None = None  # seconds of retry waits per step; None: DATASETS_PIPELINE_HUB_MAX_WAIT or 600
 
     def source(self) -> Source:
         mirror = self.mirror or os.environ.get(MIRROR_ENV)
@@ -35,6 +36,7 @@ class HubResource(dg.ConfigurableResource):
             token=hub.token,
             cache_dir=self.cache_dir or hub.cache_dir,
             max_attempts=self.max_attempts,
+            max_total_wait=hub.max_total_wait if self.max_total_wait is None else self.max_total_wait,
         )
 
     def describe(self) -> str:

@@ -14,11 +14,20 @@ folder* beside the target and then switches a pointer to it in one atomic step:
 
 Version ids are ``<16 hex digits of time_ns>-<8 random hex>``, so they sort by creation time.
 On any error (or interrupt) while writing, the new version folder is removed and the published
-one stays as it was. After a switch, older version folders are removed (readers that already
-memory-mapped files of an old version keep reading them: POSIX keeps unlinked files alive).
+one stays as it was.
 
 A reader resolves the pointer once (:func:`resolve_dir`) and reads every file of that version, so
-it never mixes files of two versions. One writer per target at a time is expected; the switch and
+it never mixes files of two versions. Tools that only take a path (``datasets.load_from_disk``)
+must be given the resolved version folder, not ``<name>``: they resolve a symlink once per file,
+so a switch in between would mix versions.
+
+**Retention.** A version folder is immutable and stays on disk for at least ``grace`` seconds
+(:data:`DEFAULT_GRACE_SECONDS`, one hour; ``DATASETS_PIPELINE_VERSION_GRACE`` overrides it) after a
+newer version replaced it, so a reader that resolved it just before a switch can still open it.
+Each publication removes the versions replaced longer ago than that (locally: a version's
+publication time is its folder's mtime, set at the switch). Files already opened or memory-mapped
+stay readable after removal (POSIX keeps unlinked files alive). Remote targets remove older
+versions at once (readers there retry on the new version). One writer per target at a time is expected; the switch and
 the cleanup hold a lock file ``.<name>.lock`` so that concurrent writers never publish a folder
 another writer has removed.
 """
@@ -43,8 +52,25 @@ T = TypeVar("T")
 Mode = Literal["auto", "symlink", "pointer"]
 
 POINTER_SUFFIX = ".pointer"
+GRACE_ENV = "DATASETS_PIPELINE_VERSION_GRACE"
+#: Seconds a replaced version stays readable by default.
+DEFAULT_GRACE_SECONDS = 3600.0
 _VERSION_ID = r"[0-9a-f]{16}-[0-9a-f]{8}"
 _LEGACY_ID = "0000000000000000-00000000"  # a plain folder found at the target sorts oldest
+
+
+def grace_seconds() -> float:
+    """How long a replaced version is kept: ``DATASETS_PIPELINE_VERSION_GRACE`` seconds, else one hour."""
+    value = os.environ.get(GRACE_ENV, "").strip()
+    if not value:
+        return DEFAULT_GRACE_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{GRACE_ENV} must be a number of seconds, not {value!r}") from None
+    if seconds < 0:
+        raise ValueError(f"{GRACE_ENV} must be at least 0, not {value!r}")
+    return seconds
 
 
 def new_version_id() -> str:
@@ -125,20 +151,23 @@ def _name_of(target: str | os.PathLike) -> str:
 # --- publishing ---------------------------------------------------------------------------------------
 
 
-def publish_dir(target: str | os.PathLike, write: Callable[[Path | str], T], *, mode: Mode = "auto") -> T:
+def publish_dir(
+    target: str | os.PathLike, write: Callable[[Path | str], T], *, mode: Mode = "auto", grace: float | None = None
+) -> T:
     """Run ``write(folder)`` into a new version folder, then atomically publish it at ``target``.
 
     ``write`` receives a local :class:`~pathlib.Path` (or a URL string for a remote target) of an
     empty folder and returns anything; its result is returned. ``mode="auto"`` uses a symlink on
     local filesystems that support one (and keeps pointer mode once a pointer file exists), a pointer
-    file otherwise.
+    file otherwise. Versions replaced more than ``grace`` seconds ago (default :func:`grace_seconds`)
+    are removed afterwards.
     """
     if _is_remote(target):
         return _publish_remote(str(target), write)
-    return _publish_local(_local(target), write, mode)
+    return _publish_local(_local(target), write, mode, grace_seconds() if grace is None else grace)
 
 
-def _publish_local(target: Path, write: Callable[[Path], T], mode: Mode) -> T:
+def _publish_local(target: Path, write: Callable[[Path], T], mode: Mode, grace: float) -> T:
     parent, name = target.parent, target.name
     if not name or name in (".", ".."):
         raise DatasetsPipelineError(f"cannot publish a folder at {str(target)!r}")
@@ -155,6 +184,7 @@ def _publish_local(target: Path, write: Callable[[Path], T], mode: Mode) -> T:
                 raise DatasetsPipelineError(
                     "the new version folder was removed by a concurrent publication", file=str(version)
                 )
+            os.utime(version)  # its mtime is now its publication time (see _remove_replaced)
             if use_pointer:
                 _switch_pointer(target, version.name)
             else:
@@ -163,7 +193,7 @@ def _publish_local(target: Path, write: Callable[[Path], T], mode: Mode) -> T:
         shutil.rmtree(version, ignore_errors=True)
         raise
     with contextlib.suppress(OSError), _lock(parent / f".{name}.lock"):
-        _remove_older(parent, name, version.name)
+        _remove_replaced(parent, name, version.name, grace)
     return result
 
 
@@ -215,11 +245,21 @@ def _switch_pointer(target: Path, version: str) -> None:
         target.unlink()
 
 
-def _remove_older(parent: Path, name: str, keep: str) -> None:
+def _remove_replaced(parent: Path, name: str, current: str, grace: float, now: float | None = None) -> None:
+    """Remove the versions older than ``current`` that were replaced more than ``grace`` seconds ago.
+
+    A version was replaced when the next newer one was published (that folder's mtime).
+    """
+    now = time.time() if now is None else now
     pattern = _version_re(name)
-    for entry in os.listdir(parent):
-        if pattern.fullmatch(entry) and entry < keep:
-            shutil.rmtree(parent / entry, ignore_errors=True)
+    versions = sorted(entry for entry in os.listdir(parent) if pattern.fullmatch(entry) and entry <= current)
+    for older, newer in zip(versions, versions[1:]):
+        try:
+            replaced_at = (parent / newer).stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if now - replaced_at > grace:
+            shutil.rmtree(parent / older, ignore_errors=True)
 
 
 @contextlib.contextmanager

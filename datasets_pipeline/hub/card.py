@@ -312,3 +312,45 @@ def card_layout(card: Mapping[str, Any] | None, files: Sequence[str]) -> dict[st
     configs = card_configs(card) or [CardConfig(DEFAULT_CONFIG, None)]
     layout = {config.name: resolve_config(config, files) for config in configs}
     return {name: splits for name, splits in layout.items() if splits}
+
+
+def ignored_for_extension(
+    card: Mapping[str, Any] | None, files: Sequence[str], config: str, split: str
+) -> list[tuple[str, str]]:
+    """``(path, reason)`` of files the (config, split)'s patterns match but that are not read because of
+    their extension (unknown type, or not the config's dominant format): what to name when the split
+    then has no data files."""
+    configs = card_configs(card) or [CardConfig(DEFAULT_CONFIG, None)]
+    entry = next((c for c in configs if c.name == config), None)
+    if entry is None:
+        return []
+    try:
+        patterns = entry.patterns
+        if patterns is None:
+            patterns = infer_split_patterns(files, entry.data_dir)
+        else:
+            patterns = {s: tuple(_join(entry.data_dir, p) for p in ps) for s, ps in patterns.items()}
+        kept = set(resolve_config(entry, files).get(split, ()))
+        allowed_files = [f for ps in patterns.values() for p in ps for f in match_pattern(p, files) if _allowed(f)]
+    except SourceError:
+        return []
+    module = infer_module(allowed_files)
+    out: dict[str, str] = {}
+    for pattern in patterns.get(split, ()):
+        for path in match_pattern(pattern, files):
+            if path in kept or path in out:
+                continue
+            if not _allowed(path):
+                out[path] = "not a data file extension this pipeline reads"
+            elif module is not None:
+                out[path] = f"the config's files are {module}"
+    return list(out.items())
+
+
+def describe_ignored(ignored: Sequence[tuple[str, str]], limit: int = 5) -> str | None:
+    """``"files ignored for their extension: a.xlsx (...), ..."`` for an error hint, or None."""
+    if not ignored:
+        return None
+    shown = "; ".join(f"{path} ({reason})" for path, reason in ignored[:limit])
+    more = f"; and {len(ignored) - limit} more" if len(ignored) > limit else ""
+    return f"files matched for this split but ignored for their extension: {shown}{more}"

@@ -20,7 +20,7 @@ from ..errors import (
     SourceError,
     SplitNotFound,
 )
-from .retry import _status, describe
+from .retry import _status, describe, is_local_request_error
 
 
 def hub_url(endpoint: str, repo_id: str) -> str:
@@ -47,6 +47,12 @@ def translate(
     url = hub_url(endpoint, repo_id)
     status = _status(exc)
     detail = describe(exc, token)
+    if is_local_request_error(exc):
+        return SourceError(
+            f"the request for dataset repo {repo_id!r} was not sent: the HTTP client refused it ({detail})",
+            hint="HF_TOKEN must hold printable ASCII only: check it for control or non-ASCII characters",
+            **where,
+        )
     if isinstance(exc, GatedRepoError) or (
         isinstance(exc, HfHubHTTPError) and not isinstance(exc, RepositoryNotFoundError) and status in (401, 403)
     ):

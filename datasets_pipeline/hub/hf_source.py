@@ -6,9 +6,13 @@ branch moving mid-run cannot mix two commits. Split files come from the card's `
 from the ``refs/convert/parquet`` branch (pinned through ``list_repo_refs``). Each download is
 verified: sha256 and size against the tree's ``lfs`` entry for LFS files, git blob sha1 otherwise;
 a mismatching cached copy is deleted and downloaded once more before :class:`ChecksumMismatch`.
+Files are downloaded into the ``huggingface_hub`` cache layout by :mod:`.resumable`, which resumes
+a partial download left by a failed attempt or a killed process with a ``Range`` request.
 
 Endpoint, token and cache folder are passed explicitly to every client call (the library reads its
-environment only at import). The token never appears in errors or logs.
+environment only at import). The token is cleaned as ``huggingface_hub`` cleans ``HF_TOKEN`` (line
+breaks removed, surrounding whitespace stripped, empty means none) and never appears in errors or
+logs, in any form (see :func:`~datasets_pipeline.hub.retry.scrub`).
 """
 
 from __future__ import annotations
@@ -23,17 +27,19 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import quote
 
-from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub import HfApi
+from huggingface_hub.utils import build_hf_headers
 from huggingface_hub.errors import RevisionNotFoundError
 from huggingface_hub.hf_api import RepoFile
 
 from .. import __version__
 from ..errors import ChecksumMismatch, DatasetsPipelineError, SourceError, SplitNotFound
-from .card import card_layout
+from .card import card_layout, describe_ignored, ignored_for_extension
 from .checksum import Digest, file_digest
 from .hf_errors import translate
 from .layout import Layout, describe_available, merge_splits, parquet_branch_layout
-from .retry import Retrier, default_sleep, safe_cause
+from .resumable import fetch_to_cache
+from .retry import MAX_TOTAL_WAIT, Retrier, default_sleep, safe_cause
 from .source import SourceFile, SplitFiles
 
 T = TypeVar("T")
@@ -43,6 +49,29 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 PARQUET_REF = "refs/convert/parquet"
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _CHECKSUM_TRIES = 2  # a mismatching copy is evicted and downloaded once more
+MAX_WAIT_ENV = "DATASETS_PIPELINE_HUB_MAX_WAIT"
+
+
+def clean_token(token: str | None) -> str | None:
+    """``token`` as ``huggingface_hub`` uses ``HF_TOKEN``: ``\\r``/``\\n`` removed, surrounding
+    whitespace stripped, None when nothing is left (a token pasted from a file ends in a newline)."""
+    if token is None:
+        return None
+    return token.replace("\r", "").replace("\n", "").strip() or None
+
+
+def max_wait_from_env() -> float:
+    """The total retry wait per step: ``DATASETS_PIPELINE_HUB_MAX_WAIT`` seconds, else :data:`MAX_TOTAL_WAIT`."""
+    value = os.environ.get(MAX_WAIT_ENV, "").strip()
+    if not value:
+        return MAX_TOTAL_WAIT
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{MAX_WAIT_ENV} must be a number of seconds, not {value!r}") from None
+    if seconds < 0:
+        raise ValueError(f"{MAX_WAIT_ENV} must be at least 0, not {value!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -59,6 +88,15 @@ class TreeFile:
     def of(cls, entry: RepoFile) -> "TreeFile":
         lfs = entry.lfs
         return cls(entry.path, entry.size, entry.blob_id, lfs.sha256 if lfs else None, lfs.size if lfs else None)
+
+    @property
+    def etag(self) -> str:
+        """What the Hub's ETag (and the cache's blob name) is for this file: sha256 for LFS, else git sha1."""
+        return self.lfs_sha256 if self.lfs_sha256 is not None else self.oid
+
+    @property
+    def expected_size(self) -> int:
+        return self.lfs_size if self.lfs_sha256 is not None and self.lfs_size is not None else self.size
 
     def mismatch(self, digest: Digest) -> tuple[str, str, str] | None:
         """``(what, expected, actual)`` when ``digest`` is not this file's content, else None."""
@@ -95,12 +133,15 @@ class HubSource:
         max_backoff: float = 30.0,
         sleep: Callable[[float], None] = default_sleep,
         max_workers: int = 4,
+        max_total_wait: float = MAX_TOTAL_WAIT,
     ) -> None:
         self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
-        self._token = token or None
+        self._token = clean_token(token)
         self.cache_dir = str(cache_dir) if cache_dir is not None else _default_cache_dir()
         self.max_workers = max(1, max_workers)
-        self._retrier = Retrier(max_attempts, backoff, max_backoff, sleep, secret=self._token)
+        self._retrier = Retrier(
+            max_attempts, backoff, max_backoff, sleep, secret=self._token, max_total_wait=max_total_wait
+        )
         self._api = HfApi(
             endpoint=self.endpoint,
             token=self._token or False,
@@ -113,7 +154,8 @@ class HubSource:
     @classmethod
     def from_env(cls, **kwargs: Any) -> "HubSource":
         """A source configured from ``HF_ENDPOINT``, ``HF_TOKEN`` and ``HF_HOME`` (cache ``$HF_HOME/hub``,
-        or ``HF_HUB_CACHE``), read now rather than at import."""
+        or ``HF_HUB_CACHE``) and ``DATASETS_PIPELINE_HUB_MAX_WAIT``, read now rather than at import."""
+        kwargs.setdefault("max_total_wait", max_wait_from_env())
         return cls(
             endpoint=os.environ.get("HF_ENDPOINT") or None,
             token=os.environ.get("HF_TOKEN") or None,
@@ -125,6 +167,11 @@ class HubSource:
     def token(self) -> str | None:
         """The token sent to the Hub (never shown in ``repr``, errors or logs)."""
         return self._token
+
+    @property
+    def max_total_wait(self) -> float:
+        """Seconds this source may wait between retries in total (one step of a run)."""
+        return self._retrier.max_total_wait
 
     @property
     def has_token(self) -> bool:
@@ -245,8 +292,10 @@ class HubSource:
             paths = from_branch.get(config, {}).get(split)
             if not paths or branch_sha is None:
                 available = describe_available(merge_splits(from_card, from_branch))
+                ignored = describe_ignored(ignored_for_extension(card, list(tree), config, split))
                 raise SplitNotFound(
-                    f"dataset repo {repo_id!r} at {revision} ({sha[:12]}) has no data files for this config and split",
+                    f"dataset repo {repo_id!r} at {revision} ({sha[:12]}) has no data files for this config and split"
+                    + (f"; {ignored}" if ignored else ""),
                     config=config,
                     split=split,
                     hint=f"available config/split pairs: {available}",
@@ -280,16 +329,20 @@ class HubSource:
         url = f"{self.endpoint}/datasets/{repo_id}/resolve/{revision}/{quote(entry.path)}"
 
         def fetch() -> str:
-            return hf_hub_download(
-                repo_id,
-                entry.path,
-                repo_type="dataset",
-                revision=revision,
-                endpoint=self.endpoint,
-                token=self._token or False,
-                cache_dir=self.cache_dir,
-                library_name="datasets_pipeline",
-                library_version=__version__,
+            headers = build_hf_headers(
+                token=self._token or False, library_name="datasets_pipeline", library_version=__version__
+            )
+            return str(
+                fetch_to_cache(
+                    url=url,
+                    headers=headers,
+                    cache_dir=self.cache_dir,
+                    repo_id=repo_id,
+                    revision=revision,
+                    path=entry.path,
+                    etag=entry.etag,
+                    expected_size=entry.expected_size,
+                )
             )
 
         problem: tuple[str, str, str] | None = None

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 #: Fault kinds that change a response.
 STATUS, DROP, DELAY = "status", "drop", "delay"
 TRUNCATE, TRUNCATE_AFTER, SHORT = "truncate", "truncate_after", "short"
-CORRUPT, IGNORE_RANGE = "corrupt", "ignore_range"
+CORRUPT, IGNORE_RANGE, STALL = "corrupt", "ignore_range", "stall"
 #: Kinds that act on a response body: they never match HEAD requests.
-BODY_KINDS = frozenset({TRUNCATE, TRUNCATE_AFTER, SHORT, CORRUPT, IGNORE_RANGE})
+BODY_KINDS = frozenset({TRUNCATE, TRUNCATE_AFTER, SHORT, CORRUPT, IGNORE_RANGE, STALL})
 KINDS = BODY_KINDS | {STATUS, DROP, DELAY}
 
 
@@ -35,6 +35,9 @@ class Fault:
         ``Content-Length``.
       - ``corrupt``: same size, ``nbytes`` (default 1) bytes flipped from the middle on.
       - ``ignore_range``: answer 200 with the whole body whatever the ``Range``.
+      - ``stall``: send the full ``Content-Length``, write ``nbytes`` of the body (default
+        half), then wait ``delay`` seconds before shutting the socket down (a transfer that
+        hangs mid-body, e.g. to kill the client there).
       - ``delay``: wait ``delay`` seconds, then answer normally (or apply the next
         matching fault).
     Body kinds never match HEAD requests.

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .faults import CORRUPT, DROP, IGNORE_RANGE, SHORT, STATUS, TRUNCATE, TRUNCATE_AFTER, Fault, RecordedRequest
+from .faults import CORRUPT, DROP, IGNORE_RANGE, SHORT, STALL, STATUS, TRUNCATE, TRUNCATE_AFTER, Fault, RecordedRequest
 from .responses import Reply
 
 if TYPE_CHECKING:
@@ -114,11 +114,13 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        if kind in (TRUNCATE, TRUNCATE_AFTER):
-            default = len(body) // 2 if kind == TRUNCATE else 0
+        if kind in (TRUNCATE, TRUNCATE_AFTER, STALL):
+            default = len(body) // 2 if kind != TRUNCATE_AFTER else 0
             count = fault.nbytes if fault.nbytes is not None else default  # type: ignore[union-attr]
             self.wfile.write(body[: min(count, max(len(body) - 1, 0))])
             self.wfile.flush()
+            if kind == STALL:
+                time.sleep(fault.delay)  # type: ignore[union-attr]
             self.drop_connection()
             return
         self.wfile.write(body)
