@@ -50,13 +50,13 @@ def check_results(outcomes: Iterable[CheckOutcome]) -> list[dg.AssetCheckResult]
 
 
 def gated(
-    run: Callable[[], T], asset: str, retry_only: tuple[type[BaseException], ...] | None = None, **where: Any
+    run: Callable[[], T], asset: str, retry_only: Callable[[BaseException], bool] | None = None, **where: Any
 ) -> Generator[dg.AssetCheckResult, None, T]:
     """Run ``run`` (stage, check, publish); use as ``value = yield from gated(...)`` in an asset.
 
     A :class:`BlockingCheckFailed` records every check result (the failed ones show red for this
     partition) and fails the step with a message naming the asset, partition and checks; other
-    pipeline errors get the dataset/config/split filled in. With ``retry_only``, only those errors
+    pipeline errors get the dataset/config/split filled in. With ``retry_only``, only errors it accepts
     are left to the asset's ``RetryPolicy``: any other fails the step without a retry.
     """
     try:
@@ -72,6 +72,6 @@ def gated(
     except Exception as exc:
         if isinstance(exc, DatasetsPipelineError):
             exc.with_context(**where)
-        if retry_only is not None and not isinstance(exc, retry_only):
+        if retry_only is not None and not retry_only(exc):
             raise dg.Failure(description=f"{asset}: {exc}", allow_retries=False) from exc
         raise

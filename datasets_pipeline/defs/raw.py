@@ -15,7 +15,7 @@ import warnings
 import dagster as dg
 
 from ..catalog.spec import DatasetSpec
-from ..errors import TransientSourceError
+from ..errors import RetryBudgetExceeded, TransientSourceError
 from ..paths import check_partition_key
 from ..steps.checks import RAW_CHECKS, raw_checks
 from ..steps.raw import RAW_VERSION, raw_stream
@@ -35,6 +35,11 @@ def hub_retry_policy() -> dg.RetryPolicy:
     retries: 3 more attempts, exponential backoff from ``DATASETS_PIPELINE_HUB_RETRY_DELAY`` seconds (10), jittered."""
     delay = float(os.environ.get(RETRY_DELAY_ENV, "10"))
     return dg.RetryPolicy(max_retries=3, delay=delay, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A transient Hub fault the step may retry; not one that already spent the step's retry-wait budget."""
+    return isinstance(exc, TransientSourceError) and not isinstance(exc, RetryBudgetExceeded)
 
 
 def _result(**kwargs) -> dg.MaterializeResult:
@@ -92,7 +97,7 @@ def build_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             return files, version, outcomes, metadata
 
         files, version, outcomes, metadata = yield from gated(
-            run, key.to_user_string(), retry_only=(TransientSourceError,), dataset=spec.name, config=config, split=split
+            run, key.to_user_string(), retry_only=is_retryable, dataset=spec.name, config=config, split=split
         )
         if "unchanged" in metadata:
             context.log.info(f"{spec.name} {config}/{split}: {UNCHANGED_NOTE} (commit {files.sha}, data version {version})")
