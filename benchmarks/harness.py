@@ -251,6 +251,7 @@ def measure_once(
     preimport: list[str] | tuple[str, ...] = (),
     allow_failure: bool = False,
     warm: list[str | os.PathLike] | tuple = (),
+    python: str | None = None,
     **kwargs: object,
 ) -> Measurement:
     """Run ``target`` (``module:function``) in a child process.
@@ -260,7 +261,7 @@ def measure_once(
     before the clock starts. ``warm`` files are read into the page cache just before the child
     starts (inputs in memory for both sides alike). With ``allow_failure``, a failing case returns
     a Measurement whose ``failed`` holds the last line of the child's error (times NaN) instead of
-    raising.
+    raising. ``python`` runs the child with another interpreter (default: this one).
     """
     err_file = tempfile.TemporaryFile(mode="w+") if allow_failure else None
     os.sync()  # start from a clean page cache: no earlier case's dirty pages still being written back
@@ -269,7 +270,7 @@ def measure_once(
     prefault_s = prefault()
     env = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, target, json.dumps(kwargs), json.dumps(list(preimport))],
+        [python or sys.executable, "-c", CHILD, target, json.dumps(kwargs), json.dumps(list(preimport))],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -59,11 +59,5 @@ MCQ = pa.schema(
     ]
 )
 HUMANEVAL = pa.schema(
-    [
-        pa.field("task_id", pa.string()),
-        pa.field("prompt", pa.string()),
-        pa.field("canonical_solution", pa.string()),
-        pa.field("test", pa.string()),
-        pa.field("entry_point", pa.string()),
-    ]
+    [pa.field(name, pa.string()) for name in ("task_id", "prompt", "canonical_solution", "test", "entry_point")]
 )

@@ -323,10 +323,18 @@ class HubSource:
             return list(pool.map(one, entries))
 
     def download(
-        self, repo_id: str, entry: TreeFile, revision: str, *, config: str | None = None, split: str | None = None
+        self,
+        repo_id: str,
+        entry: TreeFile,
+        revision: str,
+        *,
+        config: str | None = None,
+        split: str | None = None,
+        repo_type: str = "dataset",
     ) -> SourceFile:
         """Download one file at commit ``revision`` into the cache and verify it against its tree entry."""
-        url = f"{self.endpoint}/datasets/{repo_id}/resolve/{revision}/{quote(entry.path)}"
+        prefix = "datasets/" if repo_type == "dataset" else ""
+        url = f"{self.endpoint}/{prefix}{repo_id}/resolve/{revision}/{quote(entry.path)}"
 
         def fetch() -> str:
             headers = build_hf_headers(
@@ -342,6 +350,7 @@ class HubSource:
                     path=entry.path,
                     etag=entry.etag,
                     expected_size=entry.expected_size,
+                    repo_type=repo_type,
                 )
             )
 
@@ -374,6 +383,38 @@ class HubSource:
             split=split,
             hint="the corrupt copy was removed from the cache; retry, and report it if it persists",
         )
+
+    def fetch_file(self, repo_id: str, path: str, revision: str = "main", *, repo_type: str = "model") -> SourceFile:
+        """One file of any repo (a model's ``tokenizer.json``): pin ``revision`` to its commit sha,
+        look the file up at that commit, download and verify it as :meth:`download` does."""
+        try:
+            return self._fetch_file(repo_id, path, revision, repo_type)
+        except DatasetsPipelineError as exc:
+            if repo_type != "dataset":  # the error texts are written for dataset repos
+                exc.reason = exc.reason.replace("dataset repo", f"{repo_type} repo")
+                if exc.hint:
+                    exc.hint = exc.hint.replace(f"{self.endpoint}/datasets/", f"{self.endpoint}/")
+                exc.args = (str(exc),)
+            raise
+
+    def _fetch_file(self, repo_id: str, path: str, revision: str, repo_type: str) -> SourceFile:
+        what = f"GET {self.endpoint}/api/{repo_type}s/{repo_id}/revision/{quote(revision, safe='')}"
+        info = self._guard(
+            lambda: self._api.repo_info(repo_id, repo_type=repo_type, revision=revision),
+            what=what, repo_id=repo_id, revision=revision,
+        )
+        sha = getattr(info, "sha", None)
+        if not isinstance(sha, str) or not SHA_RE.match(sha):
+            raise SourceError(f"the Hub did not report a commit sha for {repo_id!r} at {revision!r} (got {sha!r})")
+        entries = self._guard(
+            lambda: self._api.get_paths_info(repo_id, [path], repo_type=repo_type, revision=sha),
+            what=f"POST {self.endpoint}/api/{repo_type}s/{repo_id}/paths-info/{sha}",
+            repo_id=repo_id, revision=sha, file=path,
+        )
+        files = [e for e in entries if isinstance(e, RepoFile) and e.path == path]
+        if not files:
+            raise SourceError(f"{repo_type} repo {repo_id!r} at {revision} ({sha[:12]}) has no file {path!r}", file=path)
+        return self.download(repo_id, TreeFile.of(files[0]), sha, repo_type=repo_type)
 
 
 def evict_cached(local: str | os.PathLike) -> None:

@@ -38,9 +38,11 @@ log = logging.getLogger("datasets_pipeline.hub")
 INCOMPLETE = ".incomplete"
 
 
-def cache_paths(cache_dir: str | os.PathLike, repo_id: str, revision: str, path: str, etag: str) -> tuple[Path, Path, Path]:
+def cache_paths(
+    cache_dir: str | os.PathLike, repo_id: str, revision: str, path: str, etag: str, repo_type: str = "dataset"
+) -> tuple[Path, Path, Path]:
     """``(snapshot pointer, blob, lock file)`` of one file in the ``huggingface_hub`` cache layout."""
-    folder = repo_folder_name(repo_id=repo_id, repo_type="dataset")
+    folder = repo_folder_name(repo_id=repo_id, repo_type=repo_type)
     repo_dir = Path(cache_dir) / folder
     return (
         repo_dir / "snapshots" / revision / path,
@@ -115,9 +117,10 @@ def fetch_to_cache(
     path: str,
     etag: str,
     expected_size: int | None,
+    repo_type: str = "dataset",
 ) -> Path:
     """The cached file of ``path`` at commit ``revision`` (a snapshot pointer), downloading it if needed."""
-    pointer, blob, lock = cache_paths(cache_dir, repo_id, revision, path, etag)
+    pointer, blob, lock = cache_paths(cache_dir, repo_id, revision, path, etag, repo_type)
     if pointer.exists():
         return pointer
     lock.parent.mkdir(parents=True, exist_ok=True)

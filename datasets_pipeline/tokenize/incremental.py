@@ -1,0 +1,97 @@
+"""Re-tokenizing only what changed, and checking a cache against its tokenizer.
+
+:func:`tokenize_incremental` takes the previous tokenized table of a split and the split's new
+cookbook rows: rows whose ``uid`` the previous table holds reuse its tokens (same content, same
+profile → same tokens), the rest are tokenized; the result is in the new rows' order with their
+``source_row``. Only valid when the profile's artifact hash is unchanged (the caller checks).
+
+:func:`drift_check` re-tokenizes a seeded random sample of rows and compares it exactly with the
+cache: a changed tokenizer file or renderer shows up as mismatching rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..engine.gather import take_table
+from .messages import TokenizeError
+from .tokenize_table import ProfileTokenizer, tokenize_table
+
+
+@dataclass(frozen=True)
+class IncrementalResult:
+    table: pa.Table
+    reused_rows: int
+    tokenized_rows: int
+
+
+def tokenize_incremental(previous: pa.Table, rows: pa.Table, tokenizer: ProfileTokenizer) -> IncrementalResult:
+    """The tokenized table of ``rows``, reusing ``previous`` rows with the same ``uid``."""
+    if "uid" not in rows.schema.names or "uid" not in previous.schema.names:
+        raise TokenizeError("incremental tokenization needs a 'uid' column in the rows and in the previous cache")
+    where = pc.index_in(rows.column("uid"), value_set=previous.column("uid"))
+    found = pc.is_valid(where).to_numpy(zero_copy_only=False)
+    new_idx = np.flatnonzero(~found)
+    fresh = tokenize_table(take_table(rows, pa.array(new_idx)), tokenizer)
+    old_idx = np.flatnonzero(found)
+    # One gather from (previous rows, fresh rows) into the new rows' order.
+    order = np.empty(rows.num_rows, dtype=np.int64)
+    order[old_idx] = pc.filter(where, pa.array(found)).to_numpy(zero_copy_only=False)
+    order[new_idx] = previous.num_rows + np.arange(len(new_idx))
+    missing = [name for name in fresh.schema.names if name not in previous.schema.names and name != "source_row"]
+    if missing:
+        raise TokenizeError(f"the previous cache has no column(s) {missing}")
+    names = [name for name in fresh.schema.names if name != "source_row"]
+    combined = pa.concat_tables([previous.select(names).cast(fresh.select(names).schema), fresh.select(names)])
+    out = take_table(combined, pa.array(order))
+    if "source_row" in rows.schema.names:
+        out = out.append_column("source_row", rows.column("source_row"))
+    return IncrementalResult(out.select(fresh.schema.names), len(old_idx), len(new_idx))
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    checked: int
+    mismatched_rows: list[int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatched_rows
+
+
+def drift_check(
+    tokenized: pa.Table, rows: pa.Table, tokenizer: ProfileTokenizer, *, sample: int = 64, seed: int = 0
+) -> DriftReport:
+    """Re-tokenize ``sample`` random rows of ``rows`` (aligned with ``tokenized``) and compare
+    every token column exactly; the report lists the row numbers that differ."""
+    if tokenized.num_rows != rows.num_rows:
+        raise TokenizeError(f"the cache has {tokenized.num_rows} rows, the split {rows.num_rows}")
+    n = rows.num_rows
+    picked = np.sort(np.random.default_rng(seed).choice(n, size=min(sample, n), replace=False)) if n else np.empty(0, np.int64)
+    again = tokenize_table(take_table(rows, pa.array(picked)), tokenizer)
+    cached = take_table(tokenized, pa.array(picked))
+    bad = np.zeros(len(picked), dtype=bool)
+    for name in again.schema.names:
+        if name.endswith("tokens") or name.endswith("weights"):
+            if name not in cached.schema.names:
+                raise TokenizeError(f"the cache has no column {name!r}", column=name)
+            a = again.column(name).combine_chunks().cast(cached.schema.field(name).type)
+            b = cached.column(name).combine_chunks()
+            la = pc.list_value_length(a).to_numpy(zero_copy_only=False)
+            lb = pc.list_value_length(b).to_numpy(zero_copy_only=False)
+            bad |= la != lb
+            same = np.flatnonzero(la == lb)
+            if len(same):
+                take = pa.array(same)
+                av = pc.list_flatten(a.take(take)).to_numpy(zero_copy_only=False)
+                bv = pc.list_flatten(b.take(take)).to_numpy(zero_copy_only=False)
+                row_of = np.repeat(same, la[same])
+                bad[np.unique(row_of[av != bv])] = True
+    return DriftReport(len(picked), picked[bad].tolist())
+
+
+__all__ = ["DriftReport", "IncrementalResult", "drift_check", "tokenize_incremental"]
