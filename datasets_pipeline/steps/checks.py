@@ -12,11 +12,11 @@ half) of the published version's rows, fails and blocks.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import DatasetsPipelineError
+from ..settings import number_from_env
 
 MAX_ROW_LOSS_ENV = "DATASETS_PIPELINE_MAX_ROW_LOSS"
 DEFAULT_MAX_ROW_LOSS = 0.5
@@ -87,16 +87,7 @@ def raise_if_blocked(outcomes: Sequence[CheckOutcome]) -> None:
 
 def max_row_loss() -> float:
     """The fraction of the published version's rows a new version may lose (``DATASETS_PIPELINE_MAX_ROW_LOSS``)."""
-    text = os.environ.get(MAX_ROW_LOSS_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_ROW_LOSS
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{MAX_ROW_LOSS_ENV} must be a fraction between 0 and 1, not {text!r}")
-    return value
+    return number_from_env(MAX_ROW_LOSS_ENV, DEFAULT_MAX_ROW_LOSS, high=1.0, what="a fraction")
 
 
 def row_count(rows: int, previous: int | None, max_loss: float | None = None) -> CheckOutcome:
