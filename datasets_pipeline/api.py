@@ -25,6 +25,14 @@ def _materialize_hint(layer: str, name: str, config: str, split: str | None = No
     )
 
 
+def not_materialized(layer: str, name: str, config: str, split: str, location: str) -> NotMaterializedError:
+    """The error ``load()`` (and a run missing an upstream partition) raises for an absent split."""
+    return NotMaterializedError(
+        f"{layer}/{name} is not materialized at {location}",
+        dataset=name, config=config, split=split, hint=_materialize_hint(layer, name, config, split),
+    )
+
+
 def load(name: str, config: str | None = None, split: str = "train", *, layer: str = "cookbook") -> pa.Table:
     """The materialized ``layer/<name>`` partition ``"<config>/<split>"`` as a memory-mapped ``pyarrow.Table``.
 
@@ -46,10 +54,7 @@ def load(name: str, config: str | None = None, split: str = "train", *, layer: s
     try:
         return read_table(location)
     except FileNotFoundError:
-        raise NotMaterializedError(
-            f"{layer}/{name} is not materialized at {location}",
-            dataset=name, config=config, split=split, hint=_materialize_hint(layer, name, config, split),
-        ) from None
+        raise not_materialized(layer, name, config, split, location) from None
 
 
 def dataset_dict_path(name: str, config: str | None = None) -> Path:

@@ -22,13 +22,14 @@ from pathlib import Path
 DEMO_DATA = Path(__file__).parent / "demo_data"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# (asset selection, partition) pairs materialized by the demo, in order. GSM8K's DatasetDict needs
-# its train split too, which the offline mirror does not bundle: only HumanEval's is built.
-DEMO_RUNS: list[tuple[list[str], str]] = [
-    (["raw/gsm8k", "cookbook/gsm8k"], "main/test"),
-    (["raw/gsm8k", "cookbook/gsm8k"], "socratic/test"),
-    (["raw/humaneval", "cookbook/humaneval"], "openai_humaneval/test"),
-    (["dataset_dict/humaneval"], "openai_humaneval"),
+# (job, partition) pairs run by the demo, in order; the runs are listed under these job names in the
+# UI. GSM8K's DatasetDict needs its train split too, which the offline mirror does not bundle: only
+# HumanEval's is built.
+DEMO_RUNS: list[tuple[str, str]] = [
+    ("refresh_gsm8k_job", "main/test"),
+    ("refresh_gsm8k_job", "socratic/test"),
+    ("refresh_humaneval_job", "openai_humaneval/test"),
+    ("dataset_dict_humaneval_job", "openai_humaneval"),
 ]
 
 
@@ -41,15 +42,31 @@ def hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:
         return False
 
 
+def link_instance_config(home: Path, source: Path = REPO_ROOT / "dagster.yaml") -> None:
+    """Make ``home/dagster.yaml`` a link to the repository's ``dagster.yaml``: edits apply at the next start.
+
+    A different regular file already there is kept as ``dagster.yaml.previous``.
+    """
+    target = home / "dagster.yaml"
+    if not source.exists() or (target.is_symlink() and target.resolve() == source.resolve()):
+        return
+    if target.is_symlink():
+        target.unlink()
+    elif target.exists():
+        if target.read_bytes() != source.read_bytes():
+            shutil.copy2(target, home / "dagster.yaml.previous")
+        target.unlink()
+    target.symlink_to(source.resolve())
+
+
 def init_instance() -> Path:
-    """Create ``$DAGSTER_HOME`` (default ``./.dagster_home``) with the project's ``dagster.yaml`` (kept if
-    one is there) and create or migrate its storage now, in this one process. Returns the folder."""
+    """Create ``$DAGSTER_HOME`` (default ``./.dagster_home``) whose ``dagster.yaml`` is a link to the project's
+    (:func:`link_instance_config`) and create or migrate its storage now, in this one process. Returns the folder."""
     os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home"))
-    home = Path(os.environ["DAGSTER_HOME"]).absolute()
+    home = Path(os.environ["DAGSTER_HOME"]).expanduser().resolve()  # as Dagster compares it with its working folder
     os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists() and (REPO_ROOT / "dagster.yaml").exists():
-        shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    link_instance_config(home)
     import dagster as dg
 
     with dg.DagsterInstance.get() as instance:
@@ -74,21 +91,18 @@ def _materialize_demo() -> None:
     import dagster as dg
 
     from . import api
-    from .defs.assets import catalog_assets
     from .defs.run_health import WORKER_TAG, this_worker
-    from .definitions import resources as build_resources
+    from .definitions import defs
 
     instance = dg.DagsterInstance.get()
-    assets = catalog_assets()
-    resources = build_resources()
-    for selection, partition in DEMO_RUNS:
-        result = dg.materialize(
-            assets, selection=selection, partition_key=partition, instance=instance, resources=resources,
+    for job_name, partition in DEMO_RUNS:
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            partition_key=partition, instance=instance,
             tags={"source": "demo", WORKER_TAG: this_worker()},  # a killed demo run is detected as dead
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         status = "ok" if result.success else "FAILED"
-        print(f"  {status:6} {', '.join(selection)} [{partition}]", flush=True)
+        print(f"  {status:6} {job_name} [{partition}]", flush=True)
         if not result.success:
             raise SystemExit(1)
     table = api.load("gsm8k", "main", "test")
@@ -110,13 +124,20 @@ def _free_dead_runs() -> int:
 
 
 def _serve(port: int) -> int:
-    """Replace this process by ``dagster dev`` on 127.0.0.1 (SIGINT/SIGTERM reset so it shuts down cleanly)."""
+    """Replace this process by ``dagster dev`` on 127.0.0.1 (SIGINT/SIGTERM reset so it shuts down cleanly).
+
+    It runs in ``DAGSTER_HOME`` (whose ``dagster.yaml`` is the repository's), so Dagster finds no
+    other instance file in its working folder to warn about; the repository is on ``PYTHONPATH``.
+    """
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     dagster = Path(sys.executable).with_name("dagster")
     print(f"\nDagster UI: http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
-    os.chdir(REPO_ROOT)
-    os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)])
+    path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + path if path else "")
+    os.chdir(os.environ["DAGSTER_HOME"])
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    os.execv(str(dagster), [str(dagster), "dev", "-w", workspace, "-h", "127.0.0.1", "-p", str(port)])
     return 0  # not reached
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from datasets_pipeline_tests.hub_server import HubServer
+
+# Step retries of transient Hub faults wait 0.1 s instead of 10 s (also in dagster CLI subprocesses).
+os.environ.setdefault("DATASETS_PIPELINE_HUB_RETRY_DELAY", "0.1")
 
 
 @pytest.fixture

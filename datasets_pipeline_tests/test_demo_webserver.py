@@ -26,6 +26,7 @@ QUERY = """
   assetOrError(assetKey: {path: ["cookbook", "gsm8k"]}) {
     ... on Asset { assetMaterializations(limit: 10) { partition } }
   }
+  runsOrError { ... on Runs { results { jobName status tags { key value } } } }
 }
 """
 
@@ -86,6 +87,14 @@ def test_offline_demo_materializes_and_serves_the_ui(tmp_path: Path):
         assert nodes["cookbook/humaneval"]["partitionKeys"] == ["openai_humaneval/test"]
         partitions = {m["partition"] for m in data["data"]["assetOrError"]["assetMaterializations"]}
         assert partitions == {"main/test", "socratic/test"}
+        runs = data["data"]["runsOrError"]["results"]
+        assert sorted((r["jobName"], r["status"]) for r in runs) == [  # findable under named jobs
+            ("dataset_dict_humaneval_job", "SUCCESS"), ("refresh_gsm8k_job", "SUCCESS"), ("refresh_gsm8k_job", "SUCCESS"),
+            ("refresh_humaneval_job", "SUCCESS"),
+        ]
+        home = tmp_path / "dagster_home"
+        assert (home / "dagster.yaml").resolve() == (REPO_ROOT / "dagster.yaml").resolve()  # the repository's settings
+        assert "will not be used to configure Dagster" not in (tmp_path / "demo.log").read_text()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -185,7 +185,8 @@ def test_dataset_dict_missing_a_split_fails_and_keeps_the_published_folder(hub_s
     complete = run(instance, ["dataset_dict/gsm8k"], "main")
     assert complete.success, failure_message(complete)
     assert evaluations(complete) == {("dataset_dict/gsm8k", "complete_splits"): (True, "main"),
-                                     ("dataset_dict/gsm8k", "split_rows"): (True, "main")}
+                                     ("dataset_dict/gsm8k", "split_rows"): (True, "main"),
+                                     ("dataset_dict/gsm8k", "loadable"): (True, "main")}
     folder = data_dir / "dataset_dict" / "gsm8k" / "main"
     version = folder.resolve()
 

@@ -14,3 +14,6 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 .venv/bin/python -m datasets_pipeline init  # the Dagster instance ($DAGSTER_HOME, default .dagster_home), before any run
+if [ ! -x /usr/bin/chromium ]; then
+  bash scripts/install_browser.sh
+fi

@@ -1,13 +1,20 @@
-"""Jobs, schedules and sensors: refresh a dataset's raw mirror and cookbook rows.
+"""Jobs, schedules and sensors: what refreshes each layer, all stopped until turned on.
 
-- ``refresh_<name>_job``: ``raw/<name>`` + ``cookbook/<name>`` for one ``"<config>/<split>"`` partition.
-- ``refresh_<name>_weekly``: every partition of the dataset once a week (stopped until turned on).
-- ``hub_revision_sensor``: polls each dataset's Hub revision and, when its commit sha moves, asks for
-  a refresh of every partition of that dataset (stopped until turned on; needs the Hub).
+- ``refresh_<name>_job``: ``raw/<name>`` + ``cookbook/<name>`` for one ``"<config>/<split>"`` partition
+  (the UI's and the demo's named job; schedules and the Hub sensor run only its raw step).
+- ``dataset_dict_<name>_job``: ``dataset_dict/<name>`` for one config.
+- ``refresh_<name>_weekly``: every raw partition of the dataset once a week.
+- ``hub_revision_sensor``: polls each dataset's Hub revision (every ``DATASETS_PIPELINE_HUB_POLL_SECONDS``,
+  default 3600) and, when its commit sha moves, requests that dataset's raw partitions. Its first tick
+  only records the current revisions.
+- ``datasets_automation_sensor``: evaluates the automation conditions of ``cookbook/`` and
+  ``dataset_dict/`` (:mod:`.automation_conditions`): each follows its upstream when the upstream's
+  data version changes (evaluated every ``DATASETS_PIPELINE_AUTOMATION_SECONDS``, default 30).
 """
 
 
 import json
+import os
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
@@ -17,6 +24,9 @@ from ..errors import SourceError
 from .resources import HubResource
 
 WEEKLY_CRON = "0 3 * * 1"
+POLL_ENV = "DATASETS_PIPELINE_HUB_POLL_SECONDS"
+AUTOMATION_INTERVAL_ENV = "DATASETS_PIPELINE_AUTOMATION_SECONDS"
+AUTOMATION_SENSOR = "datasets_automation_sensor"
 
 
 def refresh_job(spec: DatasetSpec) -> UnresolvedAssetJobDefinition:
@@ -24,7 +34,27 @@ def refresh_job(spec: DatasetSpec) -> UnresolvedAssetJobDefinition:
         name=f"refresh_{spec.name}_job",
         selection=dg.AssetSelection.assets(["raw", spec.name], ["cookbook", spec.name]),
         description=f"Mirror {spec.repo_id} and convert it to {spec.family} rows, one (config, split) per run.",
-        tags={"family": spec.family},
+        tags={"family": spec.family, "dataset": spec.name, "layer": "raw+cookbook"},
+    )
+
+
+def dataset_dict_job(spec: DatasetSpec) -> UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        name=f"dataset_dict_{spec.name}_job",
+        selection=dg.AssetSelection.assets(["dataset_dict", spec.name]),
+        description=f"Write {spec.name}'s DatasetDict folder for one config from its cookbook splits.",
+        tags={"family": spec.family, "dataset": spec.name, "layer": "dataset_dict"},
+    )
+
+
+def raw_request(spec: DatasetSpec, job: UnresolvedAssetJobDefinition, key: str, run_key: str, trigger: str) -> dg.RunRequest:
+    """A run of ``job`` that materializes only ``raw/<name>`` for partition ``key``."""
+    return dg.RunRequest(
+        run_key=run_key,
+        partition_key=key,
+        job_name=job.name,
+        asset_selection=[dg.AssetKey(["raw", spec.name])],
+        tags={"family": spec.family, "dataset": spec.name, "layer": "raw", "trigger": trigger},
     )
 
 
@@ -34,12 +64,12 @@ def weekly_schedule(spec: DatasetSpec, job: UnresolvedAssetJobDefinition) -> dg.
         cron_schedule=WEEKLY_CRON,
         job=job,
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description=f"Every partition of {spec.name}, weekly.",
+        description=f"Every raw partition of {spec.name}, weekly (cookbook/ and dataset_dict/ follow by automation).",
     )
     def _schedule(context: dg.ScheduleEvaluationContext):
         stamp = context.scheduled_execution_time.strftime("%Y-%m-%d")
         for key in spec.partition_keys:
-            yield dg.RunRequest(run_key=f"{spec.name}-{key}-{stamp}", partition_key=key)
+            yield raw_request(spec, job, key, f"{spec.name}-{key}-{stamp}", "schedule")
 
     return _schedule
 
@@ -48,14 +78,17 @@ def hub_revision_sensor(jobs: dict[str, UnresolvedAssetJobDefinition]) -> dg.Sen
     @dg.sensor(
         name="hub_revision_sensor",
         jobs=list(jobs.values()),
-        minimum_interval_seconds=3600,
+        minimum_interval_seconds=int(os.environ.get(POLL_ENV, "3600")),
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description="Refreshes a dataset when its Hub revision moves to a new commit.",
+        description="Requests a dataset's raw partitions when its Hub revision moves to a new commit "
+        "(the first tick only records the current revisions).",
     )
     def _sensor(context: dg.SensorEvaluationContext, hub: HubResource):
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+        first_tick = not seen
         source = hub.source()
-        requests = []
+        requests: list[dg.RunRequest] = []
+        moved: list[str] = []
         for name, spec in CATALOG.items():
             try:
                 sha = source.resolve_revision(spec.repo_id, spec.revision)
@@ -63,20 +96,44 @@ def hub_revision_sensor(jobs: dict[str, UnresolvedAssetJobDefinition]) -> dg.Sen
                 context.log.warning(f"{name}: cannot resolve {spec.repo_id}@{spec.revision}: {exc}")
                 continue
             if seen.get(name) != sha:
-                if name in seen:  # the first tick only records shas
+                if name in seen:  # a dataset seen for the first time is only recorded
+                    moved.append(f"{name} {seen[name][:12]} -> {sha[:12]}")
                     requests += [
-                        dg.RunRequest(run_key=f"{name}-{key}-{sha}", partition_key=key, job_name=jobs[name].name)
+                        raw_request(spec, jobs[name], key, f"{name}-{key}-{sha}", "hub_revision")
                         for key in spec.partition_keys
                     ]
                 seen[name] = sha
-        context.update_cursor(json.dumps(seen, sort_keys=True))
-        return requests
+        cursor = json.dumps(seen, sort_keys=True)
+        if requests:
+            context.log.info(f"Hub revisions moved: {'; '.join(moved)}")
+            return dg.SensorResult(run_requests=requests, cursor=cursor)
+        if first_tick:
+            reason = (
+                f"First tick: recorded the current Hub revisions of {len(seen)} dataset(s) "
+                f"({', '.join(sorted(seen)) or 'none reachable'}); a later move of a revision requests a refresh."
+            )
+        else:
+            reason = f"No Hub revision moved ({len(seen)} dataset(s) watched)."
+        return dg.SensorResult(skip_reason=reason, cursor=cursor)
 
     return _sensor
+
+
+def automation_sensor() -> dg.AutomationConditionSensorDefinition:
+    return dg.AutomationConditionSensorDefinition(
+        AUTOMATION_SENSOR,
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        minimum_interval_seconds=int(os.environ.get(AUTOMATION_INTERVAL_ENV, "30")),
+        run_tags={"trigger": "automation"},
+        description="Materializes cookbook/ and dataset_dict/ partitions when their upstream data changes "
+        "(their automation condition: eager on upstream data-version changes).",
+    )
 
 
 def automation_defs() -> tuple[list, list, list]:
     """``(jobs, schedules, sensors)`` for the whole catalog."""
     jobs = {name: refresh_job(spec) for name, spec in CATALOG.items()}
+    dd_jobs = [dataset_dict_job(spec) for spec in CATALOG.values()]
     schedules = [weekly_schedule(spec, jobs[name]) for name, spec in CATALOG.items()]
-    return list(jobs.values()), schedules, [hub_revision_sensor(jobs)]
+    return [*jobs.values(), *dd_jobs], schedules, [hub_revision_sensor(jobs), automation_sensor()]

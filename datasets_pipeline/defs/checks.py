@@ -49,12 +49,15 @@ def check_results(outcomes: Iterable[CheckOutcome]) -> list[dg.AssetCheckResult]
     return [check_result(o) for o in outcomes]
 
 
-def gated(run: Callable[[], T], asset: str, **where: Any) -> Generator[dg.AssetCheckResult, None, T]:
+def gated(
+    run: Callable[[], T], asset: str, retry_only: Callable[[BaseException], bool] | None = None, **where: Any
+) -> Generator[dg.AssetCheckResult, None, T]:
     """Run ``run`` (stage, check, publish); use as ``value = yield from gated(...)`` in an asset.
 
     A :class:`BlockingCheckFailed` records every check result (the failed ones show red for this
     partition) and fails the step with a message naming the asset, partition and checks; other
-    pipeline errors get the dataset/config/split filled in.
+    pipeline errors get the dataset/config/split filled in. With ``retry_only``, only errors it accepts
+    are left to the asset's ``RetryPolicy``: any other fails the step without a retry.
     """
     try:
         return run()
@@ -66,5 +69,9 @@ def gated(run: Callable[[], T], asset: str, **where: Any) -> Generator[dg.AssetC
             metadata={"failed_checks": dg.MetadataValue.json([o.name for o in exc.failed])},
             allow_retries=False,  # the same data would fail the same way
         ) from None
-    except DatasetsPipelineError as exc:
-        raise exc.with_context(**where)
+    except Exception as exc:
+        if isinstance(exc, DatasetsPipelineError):
+            exc.with_context(**where)
+        if retry_only is not None and not retry_only(exc):
+            raise dg.Failure(description=f"{asset}: {exc}", allow_retries=False) from exc
+        raise

@@ -15,9 +15,11 @@ from ..catalog.spec import DatasetSpec
 from ..paths import check_segment, is_remote, local_path
 from ..steps.checks import DATASET_DICT_CHECKS, complete_splits
 from ..steps.dataset_dict import WRITER_VERSION, plan_splits, plan_version, required_splits, write_dataset_dict
+from ..steps.presentation import LAYER_KINDS, OWNER, human_bytes
+from .automation_conditions import follow_upstream
 from .checks import check_results, check_specs, gated
 from .partitions import config_partitions, splits_of_config
-from .spec_metadata import spec_metadata
+from .spec_metadata import layer_attributes, spec_metadata
 
 
 def dataset_dict_folder(root: str, name: str, config: str) -> Path | str:
@@ -44,6 +46,7 @@ def _result(path: Path | str, written: dict[str, Any], splits: dict[str, int]) -
             "dagster/row_count": sum(splits.values()),
             "shards": dg.MetadataValue.json({s: len(v.files) for s, v in stats.splits.items()}),
             "bytes": stats.num_bytes,
+            "size": dg.MetadataValue.text(human_bytes(stats.num_bytes)),
             "features": dg.MetadataValue.json(written["features"]),
         }
     )
@@ -63,12 +66,13 @@ def build_dataset_dict_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
             )
         },
         partitions_def=config_partitions(spec.name),
-        group_name=spec.group,
-        kinds={"huggingface", "arrow"},
-        description=f"{spec.name} as a `datasets.DatasetDict` folder per config (open with `datasets.load_from_disk` "
-        f"or `datasets_pipeline.dataset_dict_path`).",
-        metadata=spec_metadata(spec),
+        **layer_attributes(
+            spec, "dataset_dict",
+            f"{spec.name}: one folder per config; open it with `datasets.load_from_disk` or "
+            f"`datasets_pipeline.dataset_dict_path`.",
+        ),
         code_version=f"writer-{WRITER_VERSION}-{plan_version(spec)}",
+        automation_condition=follow_upstream(),
         required_resource_keys={"arrow_io_manager"},
         check_specs=check_specs(key, DATASET_DICT_CHECKS, config_partitions(spec.name)),
     )

@@ -55,7 +55,20 @@ class ArrowIOManager(dg.UPathIOManager):
         self._written[id(obj)] = (str(path), write_table(str(path), obj))
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pa.Table:
-        return read_table(str(path))
+        try:
+            return read_table(str(path))
+        except FileNotFoundError:
+            raise self._not_materialized(path) from None
+
+    def _not_materialized(self, path: UPath) -> FileNotFoundError:
+        """The error ``load()`` gives for the same split (``<root>/<layer>/<name>/<config>/<split>.arrow``)."""
+        from ..api import not_materialized
+
+        parts = str(path).removeprefix(self.root.rstrip("/") + "/").removesuffix(self.extension).split("/")
+        if len(parts) != 4:
+            return FileNotFoundError(f"not materialized: {path}")
+        layer, name, config, split = parts
+        return not_materialized(layer, name, config, split, str(path))
 
     def get_metadata(self, context: dg.OutputContext, obj: Any) -> dict[str, Any]:
         path, stats = self._written.pop(id(obj), (None, None))

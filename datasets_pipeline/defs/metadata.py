@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow as pa
 
 from ..engine.ipc import WriteStats
+from ..steps.presentation import column_docs, human_bytes
 from ..steps.preview import markdown_preview, schema_columns
 
 
@@ -31,12 +32,15 @@ def metadata_value(value: Any) -> Any:
     return dg.MetadataValue.text(str(value))
 
 
-def table_metadata(table: pa.Table, stats: WriteStats, extra: dict[str, Any], *, partitioned: bool) -> dict[str, Any]:
+def table_metadata(
+    table: pa.Table, stats: WriteStats, extra: dict[str, Any], *, partitioned: bool, family: str | None = None
+) -> dict[str, Any]:
     """Metadata for one written table (a partition, or a whole asset)."""
     meta: dict[str, Any] = {
         "dagster/row_count": dg.MetadataValue.int(table.num_rows),
-        "dagster/column_schema": column_schema(table.schema),
+        "dagster/column_schema": column_schema(table.schema, column_docs(family) if family else None),
         "bytes": dg.MetadataValue.int(stats.bytes),
+        "size": dg.MetadataValue.text(human_bytes(stats.bytes)),
         "record_batches": dg.MetadataValue.int(stats.batches),
         "preview": dg.MetadataValue.md(markdown_preview(table)),
     }

@@ -21,9 +21,12 @@ from ..catalog import CATALOG, get_spec
 from ..mixtures.recipes import CONFIG, Recipe, RecipeError, load_recipes
 from ..steps.checks import DATASET_DICT_CHECKS, complete_splits
 from ..steps.dataset_dict import WRITER_VERSION, write_dataset_dict
+from ..steps.presentation import LAYER_KINDS, OWNER
 from ..steps.recipe import plan_recipe
+from .automation_conditions import follow_upstream
 from .checks import check_specs, gated
 from .dataset_dict import _by_partition, _result, dataset_dict_folder
+from .spec_metadata import spec_metadata
 
 log = logging.getLogger(__name__)
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -53,10 +56,15 @@ def build_recipe_asset(recipe: Recipe) -> dg.AssetsDefinition:
             for asset, partitions in by_asset.items()
         },
         group_name=first.group,
-        kinds={"huggingface", "arrow"},
-        description=(recipe.description or f"Recipe {recipe.name}") + f" (recipe `{recipe.name}` in {recipe.file}).",
-        metadata={"recipe": recipe.name, "recipe_file": str(recipe.file), "recipe_line": recipe.line or 0,
-                  "recipe_definition": dg.MetadataValue.json(json.loads(recipe.canonical()))},
+        kinds=set(LAYER_KINDS["dataset_dict"]),
+        owners=[OWNER],
+        tags={"family": first.family, "layer": "dataset_dict", "recipe": recipe.name},
+        description=f"dataset_dict layer: the recipe `{recipe.name}` of {recipe.file}"
+        + (f": {recipe.description}." if recipe.description else "."),
+        metadata={k: v for k, v in spec_metadata(first, "dataset_dict").items() if k != "partitions"}
+        | {"recipe": recipe.name, "recipe_file": str(recipe.file), "recipe_line": recipe.line or 0,
+           "recipe_definition": dg.MetadataValue.json(json.loads(recipe.canonical()))},
+        automation_condition=follow_upstream(),
         code_version=f"writer-{WRITER_VERSION}-recipe-{recipe.version()}",
         required_resource_keys={"arrow_io_manager"},
         check_specs=check_specs(key, DATASET_DICT_CHECKS),
@@ -86,8 +94,11 @@ def build_broken_recipe_asset(error: RecipeError) -> dg.AssetsDefinition:
     @dg.asset(
         key=["dataset_dict", error.name],
         group_name="recipes_invalid",
+        kinds=set(LAYER_KINDS["dataset_dict"]),
+        owners=[OWNER],
+        tags={"layer": "dataset_dict", "recipe": error.name},
         description=f"INVALID RECIPE: {error.message}",
-        metadata={"recipe": error.name, "error": dg.MetadataValue.md(f"```\n{error.message}\n```")},
+        metadata={"layer": "dataset_dict", "recipe": error.name, "error": dg.MetadataValue.md(f"```\n{error.message}\n```")},
     )
     def _broken(context: dg.AssetExecutionContext) -> None:
         raise dg.Failure(description=error.message, allow_retries=False)

@@ -47,6 +47,7 @@ import fsspec
 
 from datasets_pipeline.engine.ipc import atomic_local_file, fsync_dir
 from datasets_pipeline.errors import DatasetsPipelineError
+from datasets_pipeline.settings import number_from_env
 
 T = TypeVar("T")
 Mode = Literal["auto", "symlink", "pointer"]
@@ -61,16 +62,7 @@ _LEGACY_ID = "0000000000000000-00000000"  # a plain folder found at the target s
 
 def grace_seconds() -> float:
     """How long a replaced version is kept: ``DATASETS_PIPELINE_VERSION_GRACE`` seconds, else one hour."""
-    value = os.environ.get(GRACE_ENV, "").strip()
-    if not value:
-        return DEFAULT_GRACE_SECONDS
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError(f"{GRACE_ENV} must be a number of seconds, not {value!r}") from None
-    if seconds < 0:
-        raise ValueError(f"{GRACE_ENV} must be at least 0, not {value!r}")
-    return seconds
+    return number_from_env(GRACE_ENV, DEFAULT_GRACE_SECONDS)
 
 
 def new_version_id() -> str:

@@ -33,11 +33,12 @@ from huggingface_hub.errors import RevisionNotFoundError
 from huggingface_hub.hf_api import RepoFile
 
 from .. import __version__
-from ..errors import ChecksumMismatch, DatasetsPipelineError, SourceError, SplitNotFound
-from .card import card_layout, describe_ignored, ignored_for_extension
+from ..errors import ChecksumMismatch, DatasetsPipelineError, SourceError
+from ..settings import number_from_env
+from .card import card_layout
 from .checksum import Digest, file_digest
 from .hf_errors import translate
-from .layout import Layout, describe_available, merge_splits, parquet_branch_layout
+from .layout import Layout, merge_splits, parquet_branch_layout, split_not_found
 from .resumable import fetch_to_cache
 from .retry import MAX_TOTAL_WAIT, Retrier, default_sleep, safe_cause
 from .source import SourceFile, SplitFiles
@@ -62,16 +63,7 @@ def clean_token(token: str | None) -> str | None:
 
 def max_wait_from_env() -> float:
     """The total retry wait per step: ``DATASETS_PIPELINE_HUB_MAX_WAIT`` seconds, else :data:`MAX_TOTAL_WAIT`."""
-    value = os.environ.get(MAX_WAIT_ENV, "").strip()
-    if not value:
-        return MAX_TOTAL_WAIT
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError(f"{MAX_WAIT_ENV} must be a number of seconds, not {value!r}") from None
-    if seconds < 0:
-        raise ValueError(f"{MAX_WAIT_ENV} must be at least 0, not {value!r}")
-    return seconds
+    return number_from_env(MAX_WAIT_ENV, MAX_TOTAL_WAIT)
 
 
 @dataclass(frozen=True)
@@ -291,14 +283,8 @@ class HubSource:
             branch_sha, branch_tree, from_branch = self._branch_layout(repo_id)
             paths = from_branch.get(config, {}).get(split)
             if not paths or branch_sha is None:
-                available = describe_available(merge_splits(from_card, from_branch))
-                ignored = describe_ignored(ignored_for_extension(card, list(tree), config, split))
-                raise SplitNotFound(
-                    f"dataset repo {repo_id!r} at {revision} ({sha[:12]}) has no data files for this config and split"
-                    + (f"; {ignored}" if ignored else ""),
-                    config=config,
-                    split=split,
-                    hint=f"available config/split pairs: {available}",
+                raise split_not_found(
+                    f"dataset repo {repo_id!r} at {revision} ({sha[:12]})", card, list(tree), config, split, from_card, from_branch
                 )
             origin, file_revision, entries = "parquet-branch", branch_sha, [branch_tree[p] for p in paths]
         files = self._download_all(repo_id, file_revision, entries, config=config, split=split)

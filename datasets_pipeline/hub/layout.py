@@ -8,9 +8,10 @@ for a partial conversion (used only when no full conversion of that split exists
 from __future__ import annotations
 
 import re
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
-from .card import SPLIT_KEYWORDS
+from ..errors import SplitNotFound
+from .card import SPLIT_KEYWORDS, describe_ignored, ignored_for_extension
 
 PARQUET_SHARD_RE = re.compile(r"^(?P<config>[^/]+)/(?P<dir>[^/]+)/(?P<shard>\d+)\.parquet$")
 PARTIAL_PREFIX = "partial-"
@@ -58,3 +59,23 @@ def describe_available(splits: Mapping[str, list[str]]) -> str:
     """``"main/train, main/test, socratic/train"`` (or ``"none"``)."""
     pairs = [f"{config}/{split}" for config, names in splits.items() for split in names]
     return ", ".join(pairs) if pairs else "none"
+
+
+def split_not_found(
+    repo: str,
+    card: Mapping[str, Any] | None,
+    files: Sequence[str],
+    config: str,
+    split: str,
+    from_card: Layout,
+    from_branch: Layout,
+) -> SplitNotFound:
+    """The error for a (config, split) with no data files: ``repo`` describes the repo and revision;
+    the files ignored for their extension are named, the available pairs hinted."""
+    ignored = describe_ignored(ignored_for_extension(card, list(files), config, split))
+    return SplitNotFound(
+        f"{repo} has no data files for this config and split" + (f"; {ignored}" if ignored else ""),
+        config=config,
+        split=split,
+        hint=f"available config/split pairs: {describe_available(merge_splits(from_card, from_branch))}",
+    )

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from ..errors import DatasetsPipelineError, RepoNotFound, RevisionNotFound, SplitNotFound
+from ..errors import DatasetsPipelineError, RepoNotFound, RevisionNotFound
 from ..paths import check_segment
-from .card import card_layout, describe_ignored, ignored_for_extension, parse_card
+from .card import card_layout, parse_card
 from .checksum import combined_sha1, sha256_of
-from .layout import describe_available, merge_splits, parquet_branch_layout
+from .layout import merge_splits, parquet_branch_layout, split_not_found
 from .source import SourceFile, SplitFiles
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -162,13 +162,9 @@ class LocalFolderSource:
             from_branch = parquet_branch_layout(list(branch.files)) if branch else {}
             paths = from_branch.get(config, {}).get(split)
             if not paths or branch is None:
-                ignored = describe_ignored(ignored_for_extension(snapshot.card(), list(snapshot.files), config, split))
-                raise SplitNotFound(
-                    f"local dataset repo {repo_id!r} at {revision} has no data files for this config and split"
-                    + (f"; {ignored}" if ignored else ""),
-                    config=config,
-                    split=split,
-                    hint=f"available config/split pairs: {describe_available(merge_splits(from_card, from_branch))}",
+                raise split_not_found(
+                    f"local dataset repo {repo_id!r} at {revision}", snapshot.card(), list(snapshot.files), config, split,
+                    from_card, from_branch,
                 )
             files = tuple(branch.source_file(p) for p in paths)
         return SplitFiles(repo_id, config, split, revision, snapshot.sha, "local", files)

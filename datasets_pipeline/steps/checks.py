@@ -12,11 +12,11 @@ half) of the published version's rows, fails and blocks.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import DatasetsPipelineError
+from ..settings import number_from_env
 
 MAX_ROW_LOSS_ENV = "DATASETS_PIPELINE_MAX_ROW_LOSS"
 DEFAULT_MAX_ROW_LOSS = 0.5
@@ -57,10 +57,14 @@ DUPLICATE_UIDS = CheckDef("duplicate_uids", False, "Rows whose uid repeats (a wa
 QUALITY = CheckDef("quality", False, "Rows breaking the stricter quality rules, counted by rule (a warning; rows are kept).")
 COMPLETE_SPLITS = CheckDef("complete_splits", True, "Every split the DatasetDict needs is materialized upstream.")
 SPLIT_ROWS = CheckDef("split_rows", True, "Each written split has the rows its plan selected.")
+LOADABLE = CheckDef(
+    "loadable", True, "The written folder opens with the reader (datasets_pipeline.engine.load_dataset_dict), "
+    "every split with its planned rows."
+)
 
 RAW_CHECKS = (HAS_ROWS, ROW_COUNT)
 COOKBOOK_CHECKS = (FAMILY_RULES, ROW_COUNT, DUPLICATE_UIDS, QUALITY)
-DATASET_DICT_CHECKS = (COMPLETE_SPLITS, SPLIT_ROWS)
+DATASET_DICT_CHECKS = (COMPLETE_SPLITS, SPLIT_ROWS, LOADABLE)
 
 
 class BlockingCheckFailed(DatasetsPipelineError):
@@ -83,16 +87,7 @@ def raise_if_blocked(outcomes: Sequence[CheckOutcome]) -> None:
 
 def max_row_loss() -> float:
     """The fraction of the published version's rows a new version may lose (``DATASETS_PIPELINE_MAX_ROW_LOSS``)."""
-    text = os.environ.get(MAX_ROW_LOSS_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_ROW_LOSS
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{MAX_ROW_LOSS_ENV} must be a fraction between 0 and 1, not {text!r}")
-    return value
+    return number_from_env(MAX_ROW_LOSS_ENV, DEFAULT_MAX_ROW_LOSS, high=1.0, what="a fraction")
 
 
 def row_count(rows: int, previous: int | None, max_loss: float | None = None) -> CheckOutcome:
@@ -150,3 +145,13 @@ def split_rows(planned: Mapping[str, int], written: Mapping[str, int]) -> CheckO
     """``split_rows``: each written split has the planned number of rows."""
     wrong = {s: {"planned": n, "written": written.get(s)} for s, n in planned.items() if written.get(s) != n}
     return SPLIT_ROWS.outcome(not wrong, f"splits differ from their plan: {wrong}" if wrong else "", splits=dict(written))
+
+
+def loadable(planned: Mapping[str, int], read: Mapping[str, int] | Exception) -> CheckOutcome:
+    """``loadable``: the reader opened the written folder (``read``: rows per split, or its error) as planned."""
+    if isinstance(read, Exception):
+        return LOADABLE.outcome(False, f"the reader cannot open the written folder: {read}")
+    wrong = {s: {"planned": n, "read": read.get(s)} for s, n in planned.items() if read.get(s) != n}
+    extra = sorted(set(read) - set(planned))
+    text = f"read back {wrong}" if wrong else (f"unplanned splits {extra}" if extra else "")
+    return LOADABLE.outcome(not wrong and not extra, text, splits=dict(read))

@@ -17,7 +17,7 @@ from ..engine.hf_features import features_from_schema
 from ..engine.ipc import is_storage_full, storage_full_error
 from ..engine.shuffle import permutation
 from ..engine.versioned_dir import publish_dir
-from .checks import CheckOutcome, raise_if_blocked, split_rows
+from .checks import CheckOutcome, loadable, raise_if_blocked, split_rows
 from .cookbook import raw_rows
 
 DEFAULT_MAX_SHARD_SIZE = "500MB"
@@ -143,6 +143,16 @@ def plan_version(spec: DatasetSpec) -> str:
     )
 
 
+def _read_back(folder: Path) -> dict[str, int] | Exception:
+    """Rows per split of a written folder as the reader sees them, or the reader's error."""
+    from ..engine.hf_disk import load_dataset_dict
+
+    try:
+        return {name: table.num_rows for name, table in load_dataset_dict(folder).items()}
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the check's result
+        return exc
+
+
 def write_dataset_dict(
     target: Path | str,
     splits: Mapping[str, PlannedSplit],
@@ -172,6 +182,7 @@ def write_dataset_dict(
         )
         planned = {name: s.num_rows for name, s in splits.items()}
         outcomes.append(split_rows(planned, {name: s.num_rows for name, s in stats.splits.items()}))
+        outcomes.append(loadable(planned, _read_back(folder)))
         raise_if_blocked(outcomes)
         return stats
 
