@@ -55,7 +55,7 @@ import difflib
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
@@ -112,6 +112,7 @@ class EntryError:
 
     KIND: ClassVar[str] = "entry"  # the word in the message
     LAYER: ClassVar[str] = "entry"  # the first part of the asset key
+    RAISES: ClassVar[type[Exception]] = ValueError  # raised (with this error) when the entry is used
 
     name: str
     problems: tuple[Problem, ...]
@@ -133,15 +134,9 @@ class EntryError:
     def __str__(self) -> str:
         return self.message
 
-
-class MixtureError(EntryError):
-    """Why the mixture ``name`` could not be loaded (``mixture/<name>`` shows it as broken)."""
-
-    KIND = "mixture"
-    LAYER = "mixture"
-
-    def exception(self) -> "InvalidMixture":
-        return InvalidMixture(self)
+    def exception(self) -> Exception:
+        """The error to raise when the broken entry is used (``RAISES`` of the subclass)."""
+        return self.RAISES(self)
 
 
 class InvalidMixture(ValueError):
@@ -150,6 +145,13 @@ class InvalidMixture(ValueError):
     def __init__(self, error: EntryError) -> None:
         self.error = error
         super().__init__(error.message)
+
+
+class MixtureError(EntryError):
+    """Why the mixture ``name`` could not be loaded (``mixture/<name>`` shows it as broken)."""
+
+    KIND = LAYER = "mixture"
+    RAISES = InvalidMixture
 
 
 # ------------------------------------------------------------------------------------ model

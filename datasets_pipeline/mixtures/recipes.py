@@ -155,18 +155,14 @@ class Recipe:
         return xxhash.xxh3_64_hexdigest(self.canonical().encode())[:12]
 
 
+class InvalidRecipe(InvalidMixture):
+    """Raised when a broken recipe is used; carries the :class:`RecipeError` as ``error``."""
+
+
 class RecipeError(EntryError):
     """Why the recipe ``name`` could not be loaded (``dataset_dict/<name>`` shows and raises this message)."""
 
-    KIND = "recipe"
-    LAYER = "dataset_dict"
-
-    def exception(self) -> "InvalidRecipe":
-        return InvalidRecipe(self)
-
-
-class InvalidRecipe(InvalidMixture):
-    """Raised when a broken recipe is used; carries the :class:`RecipeError` as ``error``."""
+    KIND, LAYER, RAISES = "recipe", "dataset_dict", InvalidRecipe
 
 
 @dataclass(frozen=True)
