@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import glob
 import os
-import shutil
 from pathlib import Path
 
 from benchmarks.bench_engine import SLICE, _du, _hf_table, _rm

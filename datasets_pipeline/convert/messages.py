@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import SchemaError
-from ..families.schemas import MESSAGE, MESSAGES, ROLES
+from ..families.schemas import MESSAGE, MESSAGES
 from .context import ConvertContext, Converted
 
 _FIELDS = [MESSAGE.field(i) for i in range(MESSAGE.num_fields)]

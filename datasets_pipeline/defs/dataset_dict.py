@@ -15,11 +15,11 @@ from ..catalog.spec import DatasetSpec
 from ..paths import check_segment, is_remote, local_path
 from ..steps.checks import DATASET_DICT_CHECKS, complete_splits
 from ..steps.dataset_dict import WRITER_VERSION, plan_splits, plan_version, required_splits, write_dataset_dict
-from ..steps.presentation import LAYER_KINDS, OWNER, human_bytes
+from ..steps.presentation import human_bytes
 from .automation_conditions import follow_upstream
 from .checks import check_results, check_specs, gated
 from .partitions import config_partitions, splits_of_config
-from .spec_metadata import layer_attributes, spec_metadata
+from .spec_metadata import layer_attributes
 
 
 def dataset_dict_folder(root: str, name: str, config: str) -> Path | str:
