@@ -55,7 +55,7 @@ import difflib
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
@@ -158,19 +158,12 @@ class MixtureError(EntryError):
 
 
 @dataclass(frozen=True)
-class MixtureSource:
-    """One source of a mixture: an asset and a partition (or every split of a config).
-
-    ``partitions`` are the concrete partition keys read, in catalog order (one unless
-    ``partition`` names a whole config). ``rename`` maps old column names to new ones.
-    """
+class AssetPartitions:
+    """A catalog asset (``<layer>/<dataset>``) and the concrete partitions it names, in catalog order."""
 
     asset: str
     partition: str
     partitions: tuple[str, ...]
-    weight: float | None = None
-    rename: tuple[tuple[str, str], ...] = ()
-    line: int | None = None
 
     @property
     def layer(self) -> str:
@@ -179,6 +172,19 @@ class MixtureSource:
     @property
     def dataset(self) -> str:
         return self.asset.split("/", 1)[1]
+
+
+@dataclass(frozen=True)
+class MixtureSource(AssetPartitions):
+    """One source of a mixture: an asset and a partition (or every split of a config).
+
+    ``partitions`` are the concrete partition keys read, in catalog order (one unless
+    ``partition`` names a whole config). ``rename`` maps old column names to new ones.
+    """
+
+    weight: float | None = None
+    rename: tuple[tuple[str, str], ...] = ()
+    line: int | None = None
 
     @property
     def label(self) -> str:
@@ -192,8 +198,25 @@ class MixtureSource:
 
 
 @dataclass(frozen=True)
-class Mixture:
+class Entry:
+    """What every entry of the file has besides its content: a description, where it was declared, its asset."""
+
+    LAYER: ClassVar[str] = "entry"  # the first part of the asset key
+
+    description: str | None = field(default=None, kw_only=True)
+    file: str | None = field(default=None, kw_only=True)
+    line: int | None = field(default=None, kw_only=True)
+
+    @property
+    def asset_key(self) -> str:
+        return f"{self.LAYER}/{self.name}"  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Mixture(Entry):
     """A validated mixture entry; ``mixture/<name>`` is its asset."""
+
+    LAYER: ClassVar[str] = "mixture"
 
     name: str
     sources: tuple[MixtureSource, ...]
@@ -202,13 +225,6 @@ class Mixture:
     test_size: int | None = None
     max_rows: int | None = None
     columns: tuple[str, ...] | None = None
-    description: str | None = None
-    file: str | None = None
-    line: int | None = None
-
-    @property
-    def asset_key(self) -> str:
-        return f"mixture/{self.name}"
 
     @property
     def weighted(self) -> bool:
@@ -597,10 +613,13 @@ def _source(path: str, item: Any, line: int, check: _Checker, profiles: tuple[st
     return MixtureSource(asset, partition, partitions, weight, rename, line)
 
 
-def _resolve(path: str, asset: str, partition: str, at: Any, check: _Checker, profiles: tuple[str, ...] | None) -> tuple[str, ...] | None:
+def _catalog_dataset(path: str, asset: str, layers: tuple[str, ...], what: str, at: Any, check: _Checker) -> tuple[str, str, Any] | None:
+    """``(layer, name, catalog spec)`` of ``asset`` (``<layer>/<name>``, a layer of ``layers``), or None
+    with the error added to ``check``."""
     layer, _, name = asset.partition("/")
-    if layer not in SOURCE_LAYERS or not name or "/" in name:
-        check.add(f"{path}.asset", f"{asset!r} is not a source asset; expected 'cookbook/<name>' or 'tokenized/<name>'", at("asset"))
+    if layer not in layers or not name or "/" in name:
+        expected = " or ".join(f"'{layer}/<name>'" for layer in layers)
+        check.add(f"{path}.asset", f"{asset!r} is not {what}; expected {expected}", at("asset"))
         return None
     spec = CATALOG.get(name)
     if spec is None:
@@ -610,6 +629,14 @@ def _resolve(path: str, asset: str, partition: str, at: Any, check: _Checker, pr
             at("asset"),
         )
         return None
+    return layer, name, spec
+
+
+def _resolve(path: str, asset: str, partition: str, at: Any, check: _Checker, profiles: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    found = _catalog_dataset(path, asset, SOURCE_LAYERS, "a source asset", at, check)
+    if found is None:
+        return None
+    layer, name, spec = found
     if layer == "tokenized" and spec.family not in TOKENIZED_FAMILIES:
         families = "/".join(TOKENIZED_FAMILIES)
         check.add(f"{path}.asset", f"{asset!r}: only {families} datasets are tokenized ({name} is {spec.family})", at("asset"))

@@ -42,14 +42,17 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import xxhash
 
 from datasets_pipeline.catalog import CATALOG
 
 from .config import (
+    AssetPartitions,
+    _catalog_dataset,
     _NAME,
+    Entry,
     EntryError,
     InvalidMixture,
     MixturesFileError,
@@ -79,21 +82,7 @@ EXCLUDE_LAYERS = ("cookbook", "raw")
 ALL_PARTITIONS = "*"
 
 
-@dataclass(frozen=True)
-class RecipeSource:
-    """A catalog asset and the concrete partitions it names, in catalog order."""
-
-    asset: str
-    partition: str
-    partitions: tuple[str, ...]
-
-    @property
-    def layer(self) -> str:
-        return self.asset.split("/", 1)[0]
-
-    @property
-    def dataset(self) -> str:
-        return self.asset.split("/", 1)[1]
+RecipeSource = AssetPartitions  # a recipe source: an asset and its concrete partitions
 
 
 @dataclass(frozen=True)
@@ -120,18 +109,13 @@ class RecipeSplit:
 
 
 @dataclass(frozen=True)
-class Recipe:
+class Recipe(Entry):
     """A validated recipe; ``dataset_dict/<name>`` (config ``default``) is its asset."""
+
+    LAYER: ClassVar[str] = "dataset_dict"
 
     name: str
     splits: tuple[RecipeSplit, ...]
-    description: str | None = None
-    file: str | None = None
-    line: int | None = None
-
-    @property
-    def asset_key(self) -> str:
-        return f"dataset_dict/{self.name}"
 
     @property
     def upstream(self) -> tuple[tuple[str, str], ...]:
@@ -227,7 +211,7 @@ def _entry(name: Any, entry: Any, line: int, file: str | None) -> Recipe | Recip
                 splits.append(parsed)
     if check.problems:
         return RecipeError(key, tuple(check.problems), file, line)
-    return Recipe(key, tuple(splits), description, file, line)
+    return Recipe(key, tuple(splits), description=description, file=file, line=line)
 
 
 def _fields(item: _Map, prefix: str, known: tuple[str, ...], check: _Checker, check_unknown: bool = True) -> bool:
@@ -292,14 +276,10 @@ def _source(path: str, item: Any, line: int, layers: tuple[str, ...], check: _Ch
     if not isinstance(asset, str):
         check.add(f"{path}.asset", f"must be a string like {expected}, got {_kind(asset)}", at("asset"))
         return None
-    layer, _, name = asset.partition("/")
-    if layer not in layers or not name or "/" in name:
-        check.add(f"{path}.asset", f"{asset!r} is not a recipe source; expected {expected}", at("asset"))
+    found = _catalog_dataset(path, asset, tuple(layers), "a recipe source", at, check)
+    if found is None:
         return None
-    spec = CATALOG.get(name)
-    if spec is None:
-        check.add(f"{path}.asset", f"unknown dataset {name!r} in {asset!r}{_suggest(name, CATALOG)}; the catalog has: {', '.join(sorted(CATALOG))}", at("asset"))
-        return None
+    spec = found[2]
     keys = spec.partition_keys
     if not isinstance(partition, str):
         check.add(f"{path}.partition", f"must be a string like '<config>/<split>', '<config>' or '*', got {_kind(partition)}", at("partition"))
