@@ -40,6 +40,37 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(texts)
 
 
+def cli_env(hub_url: str, tmp_path: Path, data_dir: Path, executor: str = "in_process") -> dict[str, str]:
+    """The environment of a ``dagster`` CLI run against the loopback Hub: its own HF_HOME and
+    DAGSTER_HOME under ``tmp_path``, data in ``data_dir``, no token."""
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": hub_url,
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "DATASETS_PIPELINE_DATA": str(data_dir),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "DATASETS_PIPELINE_EXECUTOR": executor,
+    }
+    env.pop("HF_TOKEN", None)
+    return env
+
+
+# A process writing an Arrow file slowly through the atomic writer: argv = path, batches, rows per batch, sleep.
+SLOW_WRITER = r"""
+import sys, time
+import pyarrow as pa
+from datasets_pipeline.engine.ipc import write_batches
+n, rows, pause = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+def batches():
+    for i in range(n):
+        yield pa.record_batch({"x": pa.array(range(i * rows, (i + 1) * rows))})
+        print("batch", i, flush=True)
+        time.sleep(pause)
+write_batches(sys.argv[1], batches())
+"""
+
+
 def run_cli(args: Sequence[str], env: Mapping[str, str], timeout: float = 240) -> subprocess.CompletedProcess:
     """Run the ``dagster`` CLI of this environment with ``env`` added to the current environment."""
     dagster = Path(sys.executable).with_name("dagster")

@@ -16,7 +16,7 @@ import pytest
 
 from datasets_pipeline.engine.ipc import read_table
 from datasets_pipeline.errors import UnsafePathError
-from datasets_pipeline_tests.dagster_runs import REPO_ROOT, failure_message, materialize, run_cli, run_python
+from datasets_pipeline_tests.dagster_runs import REPO_ROOT, SLOW_WRITER, cli_env, failure_message, materialize, run_cli, run_python
 from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files, gsm8k_rows
 from datasets_pipeline_tests.hub_server import Fault
 
@@ -134,17 +134,6 @@ def test_transient_faults_are_retried(hub_server, hf_env, no_backoff_sleep, data
     assert 500 in statuses and 429 in statuses
 
 
-WRITER = r"""
-import sys, time
-import pyarrow as pa
-from datasets_pipeline.engine.ipc import write_batches
-def batches():
-    for i in range(1000):
-        yield pa.record_batch({"x": pa.array(range(i * 1000, (i + 1) * 1000))})
-        print("batch", i, flush=True)
-        time.sleep(0.01)
-write_batches(sys.argv[1], batches())
-"""
 
 
 def test_sigkill_mid_write_leaves_no_visible_partial_file(tmp_path):
@@ -153,7 +142,7 @@ def test_sigkill_mid_write_leaves_no_visible_partial_file(tmp_path):
     target = tmp_path / "raw" / "toy" / "default" / "train.arrow"
     write_table(target, pa.table({"x": [1, 2, 3]}))
     before = target.read_bytes()
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(target), "1000", "1000", "0.01"], stdout=subprocess.PIPE, text=True)
     for _ in range(20):  # wait until it is well into the write
         assert proc.stdout.readline().startswith("batch")
     os.kill(proc.pid, signal.SIGKILL)
@@ -184,16 +173,7 @@ def test_killed_dagster_run_loses_nothing_and_the_next_run_recovers(hub_server, 
     nothing partial is visible, and the next run materializes the new revision."""
     hub_server.add_repo(REPO, gsm8k_repo_files())
     (tmp_path / "dagster_home").mkdir()
-    env = {
-        **os.environ,
-        "HF_ENDPOINT": hub_server.url,
-        "HF_HOME": str(tmp_path / "hf_home"),
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "DATASETS_PIPELINE_DATA": str(data_dir),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "DATASETS_PIPELINE_EXECUTOR": "multiprocess",
-    }
-    env.pop("HF_TOKEN", None)
+    env = cli_env(hub_server.url, tmp_path, data_dir, executor="multiprocess")
     args = [str(Path(sys.executable).with_name("dagster")), "asset", "materialize", "-m", "datasets_pipeline.definitions",
             "--select", "raw/gsm8k", "--partition", "main/test"]  # fmt: skip
     first = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)

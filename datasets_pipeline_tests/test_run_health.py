@@ -13,7 +13,7 @@ import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 
 from datasets_pipeline.engine.ipc import read_table
-from datasets_pipeline_tests.dagster_runs import REPO_ROOT
+from datasets_pipeline_tests.dagster_runs import REPO_ROOT, cli_env
 from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files
 from datasets_pipeline_tests.hub_server import Fault
 
@@ -23,17 +23,7 @@ BIN = Path(sys.executable).parent
 
 def _env(hub_server, tmp_path: Path, data_dir: Path, monkeypatch) -> dict[str, str]:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))  # the instance's yaml reads it
-    env = {
-        **os.environ,
-        "HF_ENDPOINT": hub_server.url,
-        "HF_HOME": str(tmp_path / "hf_home"),
-        "HF_HUB_DISABLE_TELEMETRY": "1",
-        "DATASETS_PIPELINE_DATA": str(data_dir),
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "DATASETS_PIPELINE_EXECUTOR": "in_process",
-    }
-    env.pop("HF_TOKEN", None)
-    return env
+    return cli_env(hub_server.url, tmp_path, data_dir)
 
 
 def _materialize_args(partition: str) -> list[str]:

@@ -19,25 +19,14 @@ import datasets_pipeline as dp
 from datasets_pipeline.engine.ipc import HOST_TAG, read_table, remove_stale_temporaries, stage_batches, write_table
 from datasets_pipeline.errors import StorageFullError
 from datasets_pipeline.steps.checks import MAX_ROW_LOSS_ENV, cookbook_checks, max_row_loss, row_count
-from datasets_pipeline_tests.dagster_runs import failure_message
+from datasets_pipeline_tests.dagster_runs import SLOW_WRITER, failure_message
 from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files
 from datasets_pipeline_tests.test_e2e_publish import run
 
-SLOW_WRITER = r"""
-import sys, time
-import pyarrow as pa
-from datasets_pipeline.engine.ipc import write_batches
-def batches():
-    for i in range(100000):
-        yield pa.record_batch({"x": pa.array(range(i * 100, (i + 1) * 100))})
-        print("batch", i, flush=True)
-        time.sleep(0.02)
-write_batches(sys.argv[1], batches())
-"""
 
 
 def _start_writer(target: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(target)], stdout=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(target), "100000", "100", "0.02"], stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     for _ in range(5):  # well into its write: its temporary exists
         assert proc.stdout.readline().startswith("batch")
