@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,16 @@ def batches():
         time.sleep(pause)
 write_batches(sys.argv[1], batches())
 """
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """End a process started with ``start_new_session=True`` and its children: SIGTERM, then SIGKILL."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def run_cli(args: Sequence[str], env: Mapping[str, str], timeout: float = 240) -> subprocess.CompletedProcess:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from datasets_pipeline_tests.dagster_runs import REPO_ROOT
+from datasets_pipeline_tests.dagster_runs import REPO_ROOT, stop_group
 
 QUERY = """
 {
@@ -96,12 +95,7 @@ def test_offline_demo_materializes_and_serves_the_ui(tmp_path: Path):
         assert (home / "dagster.yaml").resolve() == (REPO_ROOT / "dagster.yaml").resolve()  # the repository's settings
         assert "will not be used to configure Dagster" not in (tmp_path / "demo.log").read_text()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc, timeout=30)
         log.close()
     assert (tmp_path / "data" / "dataset_dict" / "humaneval" / "openai_humaneval" / "dataset_dict.json").exists()
     assert not (tmp_path / "data" / "dataset_dict" / "gsm8k").exists()  # its train split is not bundled

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import dagster as dg
 import pytest
 
 from datasets_pipeline.cli import link_instance_config
-from datasets_pipeline_tests.dagster_runs import REPO_ROOT, failure_message, run_cli
+from datasets_pipeline_tests.dagster_runs import REPO_ROOT, failure_message, run_cli, stop_group
 
 MATH500_CARD = """---
 configs:
@@ -206,12 +205,7 @@ def test_hub_revision_change_flows_to_every_layer_under_the_daemon(
             assert len(_runs(instance)) == runs_after
             assert _stat(cookbook_file) == before
     finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(timeout=10)
+        stop_group(daemon, timeout=60)
         log.close()
 
 
