@@ -17,3 +17,4 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   bash scripts/install_browser.sh
 fi
+bash scripts/install_servers.sh
