@@ -10,7 +10,7 @@ from .errors import UnsafePathError
 
 DATA_ENV = "DATASETS_PIPELINE_DATA"
 DEFAULT_DATA_DIR = "data"
-LAYERS = ("raw", "cookbook", "dataset_dict", "tokenized", "mixture")
+LAYERS = ("raw", "cookbook", "dataset_dict", "tokenized", "mixture", "sample", "tokenizer")
 
 # A path segment we accept: no separators, no "..", no control characters, not empty.
 _SEGMENT = re.compile(r"^(?!\.{1,2}$)[^/\\\x00-\x1f]+$")
@@ -53,6 +53,19 @@ def split_relpath(layer: str, name: str, config: str, split: str) -> str:
     for value, what in ((name, "dataset name"), (config, "config"), (split, "split")):
         check_segment(value, what)
     return f"{layer}/{name}/{config}/{split}.arrow"
+
+
+def tokenized_relpath(name: str, profile: str, config: str, split: str) -> str:
+    """Relative path of one tokenized split: ``tokenized/<name>/<profile>/<config>/<split>.arrow``."""
+    check_segment(profile, "profile")
+    return f"tokenized/{name}/{profile}/{split_relpath('tokenized', name, config, split).split('/', 2)[2]}"
+
+
+def mixture_relpath(name: str, split: str) -> str:
+    """Relative path of one split of a mixture: ``mixture/<name>/<split>.arrow``."""
+    check_segment(name, "mixture name")
+    check_segment(split, "split")
+    return f"mixture/{name}/{split}.arrow"
 
 
 def local_path(root: str, relpath: str) -> Path:
