@@ -13,8 +13,9 @@ from .errors import NotMaterializedError
 from .mixtures.recipes import CONFIG as RECIPE_CONFIG
 from .mixtures.recipes import load_recipes
 from .paths import check_segment, data_root, is_remote, local_path, split_relpath
+from .steps.mixture import load_mixture_file, mixture_file
 
-LOAD_LAYERS = ("raw", "cookbook", "tokenized")
+LOAD_LAYERS = ("raw", "cookbook", "tokenized", "mixture")
 
 
 def _materialize_hint(layer: str, name: str, config: str, split: str | None = None) -> str:
@@ -39,7 +40,14 @@ def load(name: str, config: str | None = None, split: str = "train", *, layer: s
     ``config=None`` means the dataset's default config (``default`` if it has one, else the first
     config its card lists). Raises :class:`NotMaterializedError` naming the command to run when the
     partition has not been materialized, and ``KeyError``/``ValueError`` for unknown names.
+
+    ``layer="mixture"``: ``name`` is a mixture of ``mixtures.yaml`` and ``split`` is ``"train"`` or
+    ``"test"`` (see :func:`load_mixture`).
     """
+    if layer == "mixture":
+        if config is not None:
+            raise ValueError(f"a mixture has no configs: call load({name!r}, split=..., layer='mixture')")
+        return load_mixture(name, split)
     if layer not in LOAD_LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LOAD_LAYERS)}, not {layer!r}")
     spec = get_spec(name)
@@ -55,6 +63,30 @@ def load(name: str, config: str | None = None, split: str = "train", *, layer: s
         return read_table(location)
     except FileNotFoundError:
         raise not_materialized(layer, name, config, split, location) from None
+
+
+def load_mixture(name: str, split: str = "train") -> pa.Table:
+    """The materialized ``mixture/<name>`` split (``train``, or ``test`` with ``test_size``) as a memory-mapped table.
+
+    Its rows are the sources' columns plus ``source`` (``"<asset>@<partition>"``). Raises ``KeyError``
+    listing the mixtures for an unknown name, :class:`~datasets_pipeline.mixtures.InvalidMixture`
+    (the entry's error) for a broken entry, ``ValueError`` for a split the entry does not have,
+    :class:`NotMaterializedError` naming the command to run, and
+    :class:`~datasets_pipeline.steps.mixture.RemoteDataNotSupported` for a remote ``DATASETS_PIPELINE_DATA``.
+    """
+    mixture = load_mixture_file().get(name)
+    if split not in mixture.splits:
+        held = "" if mixture.test_size else " (it holds no rows out: set test_size for a test split)"
+        raise ValueError(f"mixture {name} has no split {split!r}; splits: {', '.join(mixture.splits)}{held}")
+    path = mixture_file(data_root(), name, split)
+    try:
+        return read_table(path)
+    except FileNotFoundError:
+        raise NotMaterializedError(
+            f"mixture/{name} is not materialized at {path}",
+            dataset=name, split=split,
+            hint=f"materialize it with: dagster asset materialize -m datasets_pipeline.definitions --select mixture/{name}",
+        ) from None
 
 
 def dataset_dict_path(name: str, config: str | None = None) -> Path:

@@ -68,6 +68,26 @@ def mixture_relpath(name: str, split: str) -> str:
     return f"mixture/{name}/{split}.arrow"
 
 
+def partition_relpath(asset: str, partition: str) -> str:
+    """Relative path of one partition of a file asset (``"<layer>/<name>"``).
+
+    ``tokenized/<name>`` partitions read ``"<profile>|<config>/<split>"`` (:func:`tokenized_relpath`),
+    the other layers' ``"<config>/<split>"`` (:func:`split_relpath`).
+    """
+    layer, _, name = asset.partition("/")
+    if layer == "tokenized":
+        profile, sep, key = partition.partition("|")
+        if not sep:
+            raise UnsafePathError(f"partition key {partition!r} of {asset} must be '<profile>|<config>/<split>'")
+        return tokenized_relpath(name, profile, *check_partition_key(key))
+    return split_relpath(layer, name, *check_partition_key(partition))
+
+
+def location(root: str, relpath: str) -> str:
+    """Where ``relpath`` is under ``root``: a URL for a remote root, else a checked local path."""
+    return f"{root.rstrip('/')}/{relpath}" if is_remote(root) else str(local_path(root, relpath))
+
+
 def local_path(root: str, relpath: str) -> Path:
     """Join a relative data path under a local root and make sure it stays inside.
 

@@ -7,13 +7,14 @@ import dagster as dg
 from ..catalog import CATALOG
 from .cookbook import build_cookbook_asset
 from .dataset_dict import build_dataset_dict_asset
+from .mixtures import mixture_assets
 from .raw import build_raw_asset
 from .recipes import recipe_assets
 
 
 def catalog_assets() -> list[dg.AssetsDefinition]:
-    """All assets, in catalog order, then the recipes of ``mixtures.yaml`` (``dataset_dict/<recipe>``)."""
+    """All assets, in catalog order, then the recipes (``dataset_dict/<recipe>``) and mixtures (``mixture/<name>``) of ``mixtures.yaml``."""
     assets: list[dg.AssetsDefinition] = []
     for spec in CATALOG.values():
         assets += [build_raw_asset(spec), build_cookbook_asset(spec), build_dataset_dict_asset(spec)]
-    return assets + recipe_assets()
+    return assets + recipe_assets() + mixture_assets()

@@ -27,8 +27,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -38,7 +37,7 @@ import pyarrow as pa
 from datasets_pipeline.engine.chunked_take import ChunkedTake
 from datasets_pipeline.engine.concat import align_schemas, concatenate, conform
 from datasets_pipeline.engine.gather import DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_ROWS, default_workers
-from datasets_pipeline.engine.ipc import TMP_PREFIX, WriteStats, fsync_dir, write_batches
+from datasets_pipeline.engine.ipc import WriteStats, fsync_dir, temporary_name, write_batches
 from datasets_pipeline.engine.prefetch import ordered_map
 from datasets_pipeline.errors import DatasetsPipelineError, SchemaError
 from datasets_pipeline.paths import is_remote
@@ -218,7 +217,7 @@ def _staged(train: str | os.PathLike, test: str | os.PathLike | None, durable: b
         return
     targets = [t.removeprefix("file://") for t in targets]
     train, test = targets[0], (targets[1] if test is not None else None)
-    staged = {t: str(Path(t).parent / f"{TMP_PREFIX}{Path(t).name}.{uuid.uuid4().hex}") for t in targets}
+    staged = {t: str(Path(t).parent / temporary_name(Path(t).name)) for t in targets}
     try:
         yield staged[str(train)], (staged[str(test)] if test is not None else None)
         for target, tmp in staged.items():
@@ -339,11 +338,15 @@ def build_mixture(
     chunk_rows: int | None = None,
     workers: int | None = None,
     durable: bool = True,
+    before_publish: Callable[[MixtureStats], None] | None = None,
 ) -> MixtureStats:
     """Write the mixture's train rows to ``train_path`` (and held-out rows to ``test_path``).
 
     Both files are Arrow IPC files (read back by memory map), written under hidden temporary
     names and renamed into place together at the end: on any error the previous files stay.
+    ``before_publish(stats)`` runs once both are written, before the renames: it may check the
+    stats (and the staged files at ``stats.staged_train``/``staged_test``) and raise to keep the
+    previous files.
     ``chunk_rows`` (default about 8 MB of rows) bounds the record batches written; ``workers``
     gather threads (default: the cores available). ``durable=False`` skips the fsyncs (scratch
     outputs). Returns the :class:`MixtureStats`.
@@ -370,6 +373,16 @@ def build_mixture(
             sources, rows = layout.test
             chunks = ((sources[i : i + rows_per_chunk], rows[i : i + rows_per_chunk]) for i in range(0, len(rows), rows_per_chunk))
             test_written = _write(test_tmp, gather, chunks, workers, durable)  # type: ignore[arg-type]
+        stats = _stats(mixture, opened, layout, p, train, schema, train_path, test_path, train_written, test_written)
+        if before_publish is not None:
+            before_publish(replace(stats, staged_train=train_tmp, staged_test=test_tmp if test_written else None))
+    return stats
+
+
+def _stats(
+    mixture: Mixture, opened: Sequence[SourceTable], layout: _Layout, p: Sequence[float], train: _TrainRows, schema: pa.Schema,
+    train_path: str | os.PathLike, test_path: str | os.PathLike | None, train_written: WriteStats, test_written: WriteStats | None,
+) -> MixtureStats:
     return MixtureStats(
         name=mixture.name,
         seed=mixture.seed,

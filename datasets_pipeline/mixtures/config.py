@@ -52,6 +52,7 @@ unknown stopping strategy, a bad seed, ``test_size``, ``max_rows`` or ``columns`
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import re
@@ -59,6 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Mapping, TypeVar
 
+import xxhash
 import yaml
 
 from datasets_pipeline.catalog import CATALOG
@@ -242,6 +244,28 @@ class Mixture(Entry):
     @property
     def splits(self) -> tuple[str, ...]:
         return ("train", "test") if self.test_size else ("train",)
+
+    def canonical(self) -> str:
+        """The entry's rows-deciding content (sources, weights, seed, strategy, sizes, columns) as canonical JSON.
+
+        The description and where the entry is written do not change it.
+        """
+        content = {
+            "sources": [
+                {"asset": s.asset, "partitions": list(s.partitions), "weight": s.weight, "rename": [list(r) for r in s.rename]}
+                for s in self.sources
+            ],
+            "seed": self.seed,
+            "stopping_strategy": self.stopping_strategy,
+            "test_size": self.test_size,
+            "max_rows": self.max_rows,
+            "columns": list(self.columns) if self.columns is not None else None,
+        }
+        return json.dumps(content, sort_keys=True, separators=(",", ":"))
+
+    def version(self) -> str:
+        """A short hash of :meth:`canonical`: editing what decides the rows gives a new one."""
+        return xxhash.xxh3_64_hexdigest(self.canonical().encode())[:12]
 
 
 @dataclass(frozen=True)

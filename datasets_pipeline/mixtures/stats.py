@@ -74,6 +74,8 @@ class MixtureStats:
     train_bytes: int
     test_bytes: int
     columns: tuple[str, ...]
+    staged_train: str | None = None  # set only while the files are staged (``before_publish``)
+    staged_test: str | None = None
 
     @property
     def exhausted(self) -> tuple[str, ...]:
