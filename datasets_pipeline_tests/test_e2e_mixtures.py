@@ -158,3 +158,178 @@ def test_mixtures_equal_interleave_datasets_and_the_cookbook_builder(sources, da
     assert checks(result) == {"proportions": True, "row_count": True}
     evaluations = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert len(evaluations) == 2 * len(names) and all(e.passed for e in evaluations)
+
+
+def _materialization(result, key: str):
+    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == key]
+    return event.materialization
+
+
+def test_metadata_lineage_and_data_version(sources, data_dir):
+    result = materialize(["mixture/all_exhausted"], None)
+    assert result.success, failure_message(result)
+    mat = _materialization(result, "mixture/all_exhausted")
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    # upstream data versions: those the cookbook files record
+    assert meta["upstream_data_versions"] == {
+        "@".join(PARTITIONS[n]): cookbook(data_dir, n).schema.metadata[VERSION_KEY].decode() for n in SIZES
+    }
+    assert meta["path"] == str(data_dir / "mixture" / "all_exhausted" / "train.arrow") and "test_path" not in meta
+    assert [c.name for c in meta["dagster/column_schema"].columns] == ["messages", "source_row", "uid", "source"]
+    assert meta["preview"].count("\n") == 6 and "alpha" in meta["preview"]  # header, rule, 5 rows
+    assert meta["proportions"].splitlines()[2].startswith("| `cookbook/tulu3_sft@default/train` |")
+    assert meta["bytes"] == (data_dir / "mixture" / "all_exhausted" / "train.arrow").stat().st_size
+    version = mat.tags["dagster/data_version"]
+    # same sources and entry: the same data version; an edited entry: a new code version and data version
+    again = materialize(["mixture/all_exhausted"], None)
+    assert _materialization(again, "mixture/all_exhausted").tags["dagster/data_version"] == version
+    from datasets_pipeline.defs.mixtures import mixture_assets
+
+    before = {a.key.to_user_string(): a.code_versions_by_key[a.key] for a in mixture_assets()}
+    sources.write_text(sources.read_text().replace("seed: 42\n    stopping_strategy: all_exhausted\n", "seed: 43\n    stopping_strategy: all_exhausted\n"))
+    after = {a.key.to_user_string(): a.code_versions_by_key[a.key] for a in mixture_assets()}
+    assert [k for k in before if before[k] != after[k]] == ["mixture/all_exhausted"]
+    edited = materialize(["mixture/all_exhausted"], None)
+    assert _materialization(edited, "mixture/all_exhausted").tags["dagster/data_version"] != version
+    assert metadata(edited, "mixture/all_exhausted")["seed"] == 43
+
+
+def test_a_blocked_mixture_keeps_the_last_good_version(sources, data_dir):
+    result = materialize(["mixture/all_exhausted", "mixture/cookbook_unweighted_test"], None)
+    assert result.success, failure_message(result)
+    folder = data_dir / "mixture" / "all_exhausted"
+    published = (folder / "train.arrow").read_bytes()
+    rows = read_table(folder / "train.arrow").num_rows
+    # a cap that loses more than half of the published rows: row_count blocks the publication
+    sources.write_text(sources.read_text().replace("  all_exhausted:\n", "  all_exhausted:\n    max_rows: 5\n", 1))
+    blocked = materialize(["mixture/all_exhausted"], None)
+    assert not blocked.success
+    assert failure_message(blocked).strip() == (
+        f"dagster._core.definitions.events.Failure: mixture/all_exhausted: blocking check row_count: 5 rows where the "
+        f"published version has {rows:,} ({1 - 5 / rows:.0%} lost, more than the 50% allowed by "
+        "DATASETS_PIPELINE_MAX_ROW_LOSS) — nothing was published; the published version, if any, is kept "
+        "[dataset 'all_exhausted']"
+    )
+    assert checks(blocked) == {"proportions": True, "row_count": False}
+    assert (folder / "train.arrow").read_bytes() == published and sorted(p.name for p in folder.iterdir()) == ["train.arrow"]
+    assert dp.load("all_exhausted", layer="mixture").num_rows == rows
+    # an entry that stops holding rows out: its published test split goes with the next publication
+    test_file = data_dir / "mixture" / "cookbook_unweighted_test" / "test.arrow"
+    assert read_table(test_file).num_rows == 25
+    sources.write_text(sources.read_text().replace("  test_size: 25\n", ""))
+    result = materialize(["mixture/cookbook_unweighted_test"], None)
+    assert result.success, failure_message(result)
+    assert not test_file.exists() and metadata(result, "mixture/cookbook_unweighted_test")["test_rows"] == 0
+    with pytest.raises(ValueError, match="has no split 'test'"):
+        dp.load("cookbook_unweighted_test", split="test", layer="mixture")
+
+
+BAD_ENTRY = """\
+  broken:
+    sources:
+      - {asset: cookbook/no_robots, partition: default/train, weight: 1}
+      - {asset: cookbook/tulu3_sft, partition: default/train, weight: -2}
+    seed: 0
+"""
+BAD_LINE = len(mixtures_yaml().splitlines()) + 1  # the line of "broken:"
+
+
+def bad_entry_error(file: Path) -> str:
+    return (f"{file}:{BAD_LINE}: mixture 'broken' is invalid: sources[1].weight (line {BAD_LINE + 3}): must not be "
+            "negative, got -2")
+
+
+def test_load_errors(tmp_path, monkeypatch, data_dir):
+    file = tmp_path / "mixtures.yaml"
+    file.write_text(mixtures_yaml() + BAD_ENTRY)
+    monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
+    with pytest.raises(KeyError, match=rf"no mixture 'nope' in {file}; defined: first_exhausted, all_exhausted, "
+                       r"all_exhausted_without_replacement, cookbook_unweighted, cookbook_unweighted_test, broken"):
+        dp.load("nope", layer="mixture")
+    with pytest.raises(InvalidMixture) as info:
+        dp.load("broken", layer="mixture")
+    assert str(info.value) == bad_entry_error(file)
+    with pytest.raises(NotMaterializedError) as missing:
+        dp.load("first_exhausted", layer="mixture")
+    assert str(missing.value) == (
+        f"mixture/first_exhausted is not materialized at {data_dir / 'mixture' / 'first_exhausted' / 'train.arrow'} "
+        "[dataset 'first_exhausted', split 'train']. materialize it with: dagster asset materialize -m "
+        "datasets_pipeline.definitions --select mixture/first_exhausted"
+    )
+    with pytest.raises(ValueError, match=r"a mixture has no configs: call load\('first_exhausted', split=..., layer='mixture'\)"):
+        dp.load("first_exhausted", "default", layer="mixture")
+    # a missing source partition fails the asset with the command that makes it
+    result = materialize(["mixture/first_exhausted"], None)
+    assert not result.success
+    source = data_dir / "cookbook" / "tulu3_sft" / "default" / "train.arrow"
+    assert (f"cookbook/tulu3_sft partition default/train is not materialized at {source} [dataset 'first_exhausted', "
+            f"file '{source}']. materialize it with: dagster asset materialize -m datasets_pipeline.definitions "
+            "--select cookbook/tulu3_sft --partition 'default/train'") in failure_message(result)
+
+
+def test_remote_data_is_refused_up_front(tmp_path, monkeypatch):
+    file = tmp_path / "mixtures.yaml"
+    file.write_text(mixtures_yaml())
+    monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
+    monkeypatch.setenv("DATASETS_PIPELINE_DATA", "s3://bucket/data")
+    expected = (
+        "mixture/all_exhausted needs a local DATASETS_PIPELINE_DATA (a folder), not s3://bucket/data: mixtures are "
+        "built from and read as memory-mapped local files [dataset 'all_exhausted']. set DATASETS_PIPELINE_DATA to a "
+        "local folder to build and load mixtures"
+    )
+    with pytest.raises(RemoteDataNotSupported) as info:
+        dp.load("all_exhausted", layer="mixture")
+    assert str(info.value) == expected
+    result = materialize(["mixture/all_exhausted"], None)
+    assert not result.success
+    assert f"datasets_pipeline.steps.mixture.RemoteDataNotSupported: {expected}" in failure_message(result).splitlines()
+
+
+def test_code_location_with_a_bad_mixture_loads_the_others(tmp_path, monkeypatch, caplog, data_dir):
+    file = tmp_path / "mixtures.yaml"
+    file.write_text(mixtures_yaml() + BAD_ENTRY)
+    monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
+    from datasets_pipeline.definitions import build_defs
+
+    expected = bad_entry_error(file)
+    with caplog.at_level(logging.ERROR, logger="datasets_pipeline.defs.mixtures"):
+        defs = build_defs()
+    assert [r.getMessage() for r in caplog.records] == [expected]
+    graph = defs.resolve_asset_graph()
+    good = dg.AssetKey(["mixture", "all_exhausted"])
+    assert {k.to_user_string() for k in graph.get(good).parent_keys} == {"cookbook/tulu3_sft", "cookbook/no_robots"}
+    mixture = defs.resolve_assets_def(good)
+    assert list(mixture.get_partition_mapping(dg.AssetKey(["cookbook", "tulu3_sft"])).partition_keys) == ["default/train"]
+    assert list(mixture.get_partition_mapping(dg.AssetKey(["cookbook", "no_robots"])).partition_keys) == ["default/train", "default/test"]
+    spec = next(s for s in defs.resolve_all_asset_specs() if s.key == good)
+    assert spec.kinds == {"mixture", "arrow"} and spec.owners == ["team:datasets"] and spec.group_name == "mixtures"
+    assert {k: v for k, v in spec.tags.items() if not k.startswith("dagster/")} == {"family": "chat", "layer": "mixture", "mixture": "all_exhausted"}
+    assert spec.automation_condition is not None and "follow_upstream" in spec.automation_condition.get_label()
+    assert [c.name for c in defs.resolve_assets_def(good).check_specs] == ["proportions", "row_count"]
+    broken_key = dg.AssetKey(["mixture", "broken"])
+    broken = next(s for s in defs.resolve_all_asset_specs() if s.key == broken_key)
+    assert broken.description == f"INVALID MIXTURE: {expected}"
+    assert broken.group_name == "mixtures_invalid" and not graph.get(broken_key).parent_keys
+    assert broken.metadata["error"].value == f"```\n{expected}\n```"
+    result = materialize(["mixture/broken"], None)
+    assert not result.success and failure_message(result).strip() == f"dagster._core.definitions.events.Failure: {expected}"
+    assert not (data_dir / "mixture" / "broken").exists()
+
+
+def test_dagster_cli_loads_the_code_location_with_a_bad_mixture(tmp_path):
+    bad = tmp_path / "mixtures.yaml"
+    bad.write_text(
+        "mixtures:\n"
+        "  ok:\n"
+        "    sources: [{asset: cookbook/gsm8k, partition: main/train}]\n"
+        "  typo:\n"
+        "    sources: [{asset: cookbook/gsm8k, partition: main/trian}]\n"
+    )
+    done = run_cli(["asset", "list", "-m", "datasets_pipeline.definitions"], {"DATASETS_PIPELINE_MIXTURES": str(bad)})
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout.split()
+    assert {"mixture/ok", "mixture/typo", "cookbook/gsm8k"} <= set(listed)
+    assert "mixture/chat_sft" not in listed and "dataset_dict/math_rl" not in listed  # the file replaces mixtures.yaml
+    assert (f"{bad}:4: mixture 'typo' is invalid: sources[0].partition (line 5): unknown partition 'main/trian' of "
+            "cookbook/gsm8k (did you mean 'main/train'?); known: main/train, main/test, socratic/train, socratic/test "
+            "(or a config: main, socratic)") in done.stderr
