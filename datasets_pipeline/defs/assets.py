@@ -9,6 +9,7 @@ from .cookbook import build_cookbook_asset
 from .dataset_dict import build_dataset_dict_asset
 from .raw import build_raw_asset
 from .recipes import recipe_assets
+from .tokenized import tokenized_assets
 
 
 def catalog_assets() -> list[dg.AssetsDefinition]:
@@ -16,4 +17,4 @@ def catalog_assets() -> list[dg.AssetsDefinition]:
     assets: list[dg.AssetsDefinition] = []
     for spec in CATALOG.values():
         assets += [build_raw_asset(spec), build_cookbook_asset(spec), build_dataset_dict_asset(spec)]
-    return assets + recipe_assets()
+    return assets + recipe_assets() + tokenized_assets()

@@ -18,12 +18,14 @@ LAYER_KINDS: dict[str, tuple[str, ...]] = {
     "raw": ("raw", "huggingface", "arrow"),
     "cookbook": ("cookbook", "arrow"),
     "dataset_dict": ("dataset_dict", "huggingface", "arrow"),
+    "tokenized": ("tokenized", "arrow"),
 }
 
 LAYER_SUMMARY = {
     "raw": "exact Arrow mirror of one Hub (config, split), pinned to a commit sha",
     "cookbook": "rows normalized to the family's columns, each with a uid",
     "dataset_dict": "a `datasets.DatasetDict` folder per config (`save_to_disk` layout)",
+    "tokenized": "token ids and loss weights of each cookbook split under a tokenizer profile",
 }
 
 
