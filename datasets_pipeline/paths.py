@@ -6,10 +6,12 @@ import os
 import re
 from pathlib import Path
 
-from .errors import UnsafePathError
+from .errors import UnsafePathError, UnsupportedStorageError
 
 DATA_ENV = "DATASETS_PIPELINE_DATA"
 DEFAULT_DATA_DIR = "data"
+#: Layers whose files may live under a remote (fsspec) root.
+REMOTE_LAYERS = ("raw", "cookbook", "dataset_dict")
 LAYERS = ("raw", "cookbook", "dataset_dict", "tokenized", "mixture", "sample", "tokenizer")
 
 # A path segment we accept: no separators, no "..", no control characters, not empty.
@@ -59,6 +61,28 @@ def tokenized_relpath(name: str, profile: str, config: str, split: str) -> str:
     """Relative path of one tokenized split: ``tokenized/<name>/<profile>/<config>/<split>.arrow``."""
     check_segment(profile, "profile")
     return f"tokenized/{name}/{profile}/{split_relpath('tokenized', name, config, split).split('/', 2)[2]}"
+
+
+def tokenizer_relpath(profile: str, sha256: str | None = None, file: str | None = None) -> str:
+    """``tokenizer/<profile>``, or one stored file of it: ``tokenizer/<profile>/<sha256>/<file>``."""
+    check_segment(profile, "profile")
+    if sha256 is None:
+        return f"tokenizer/{profile}"
+    return f"tokenizer/{profile}/{check_segment(sha256, 'sha256')}/{check_segment(file or '', 'tokenizer file')}"
+
+
+def sample_relpath(name: str, config: str, split: str) -> str:
+    """Relative path of one sampled split: ``sample/<name>/<config>/<split>.arrow``."""
+    return split_relpath("sample", name, config, split)
+
+
+def require_local(root: str, layer: str, asset: str | None = None) -> None:
+    """Refuse a remote data root for a layer that writes local files only."""
+    if is_remote(root):
+        raise UnsupportedStorageError(
+            f"{asset or layer}: the {layer} layer needs a local DATASETS_PIPELINE_DATA folder, not {root}; "
+            f"a remote root is supported by the layers {', '.join(REMOTE_LAYERS)}"
+        )
 
 
 def mixture_relpath(name: str, split: str) -> str:

@@ -10,6 +10,7 @@ from .dataset_dict import build_dataset_dict_asset
 from .mixtures import mixture_assets
 from .raw import build_raw_asset
 from .recipes import recipe_assets
+from .tokenized import tokenized_assets
 
 
 def catalog_assets() -> list[dg.AssetsDefinition]:
@@ -17,4 +18,4 @@ def catalog_assets() -> list[dg.AssetsDefinition]:
     assets: list[dg.AssetsDefinition] = []
     for spec in CATALOG.values():
         assets += [build_raw_asset(spec), build_cookbook_asset(spec), build_dataset_dict_asset(spec)]
-    return assets + recipe_assets() + mixture_assets()
+    return assets + recipe_assets() + tokenized_assets() + mixture_assets()

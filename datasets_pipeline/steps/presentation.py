@@ -18,6 +18,7 @@ LAYER_KINDS: dict[str, tuple[str, ...]] = {
     "raw": ("raw", "huggingface", "arrow"),
     "cookbook": ("cookbook", "arrow"),
     "dataset_dict": ("dataset_dict", "huggingface", "arrow"),
+    "tokenized": ("tokenized", "arrow"),
     "mixture": ("mixture", "arrow"),
 }
 
@@ -25,6 +26,7 @@ LAYER_SUMMARY = {
     "raw": "exact Arrow mirror of one Hub (config, split), pinned to a commit sha",
     "cookbook": "rows normalized to the family's columns, each with a uid",
     "dataset_dict": "a `datasets.DatasetDict` folder per config (`save_to_disk` layout)",
+    "tokenized": "token ids and loss weights of each cookbook split under a tokenizer profile",
     "mixture": "sources interleaved as `datasets.interleave_datasets` does, one Arrow file per split",
 }
 

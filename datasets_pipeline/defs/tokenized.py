@@ -1,0 +1,262 @@
+"""``tokenized/<name>`` (profile × split), its ``drift`` check, and ``tokenizer/<profile>`` for trained profiles.
+
+Profiles come from ``tokenizers.yaml`` (or ``DATASETS_PIPELINE_TOKENIZERS``) when the code location
+loads; an invalid file is logged and no tokenized assets are defined. The work is in
+:mod:`datasets_pipeline.steps.tokenized` and :mod:`datasets_pipeline.tokenize`.
+"""
+
+
+import itertools
+import logging
+import time
+import warnings
+from collections import defaultdict
+
+import dagster as dg
+import pyarrow as pa
+
+from ..catalog import CATALOG
+from ..catalog.spec import DatasetSpec
+from ..engine.ipc import read_table
+from ..paths import check_partition_key, local_path, split_relpath
+from ..steps.checks import CheckOutcome
+from ..steps.presentation import OWNER
+from ..steps.staging import publish_checked, stage_split
+from ..steps.tokenized import (
+    DRIFT,
+    TOKENIZED_CHECKS,
+    TOKENIZED_COLUMNS,
+    TOKENIZED_FAMILIES,
+    UNCHANGED_NOTE,
+    drift_outcome,
+    plan_tokenize,
+    profiles_code_version,
+    published_record,
+    resolve_profile,
+    table_stats,
+    tokenized_checks,
+    tokenized_file,
+    tokenized_summary,
+    tokenized_version,
+    upstream_version,
+)
+from ..steps.versions import digest
+from ..tokenize.profiles import Profile, ProfileError, canonical_json, load_profiles
+from ..tokenize.store import publish_trained
+from ..tokenize.tokenize_table import ProfileTokenizer
+from ..tokenize.training import table_texts
+from .automation_conditions import follow_upstream
+from .checks import check_result, check_results, check_specs, gated
+from .dataset_dict import _by_partition
+from .metadata import metadata_value, table_metadata
+from .spec_metadata import layer_attributes
+
+log = logging.getLogger(__name__)
+
+
+def tokenized_partitions(name: str, profiles: tuple[str, ...]) -> dg.MultiPartitionsDefinition:
+    """``profile`` × ``split`` (``"<config>/<split>"``): keys read ``"<profile>|<config>/<split>"``."""
+    from .partitions import split_partitions
+
+    return dg.MultiPartitionsDefinition({"profile": dg.StaticPartitionsDefinition(list(profiles)), "split": split_partitions(name)})
+
+
+def _partition(context) -> tuple[str, str, str]:
+    """``(profile, config, split)`` of the running partition."""
+    profile, split_key = str(context.partition_key).split("|", 1)
+    config, split = check_partition_key(split_key)
+    return profile, config, split
+
+
+def _column_schema(family: str) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(n, str(t), description=d) for n, t, d in TOKENIZED_COLUMNS[family]])
+
+
+def _metadata(summary: dict, extra: dict) -> dict:
+    out = {k: (dg.MetadataValue.md(v) if k == "length_histogram" else metadata_value(v)) for k, v in summary.items()}
+    return {**out, **{k: metadata_value(v) for k, v in extra.items()}}
+
+
+def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_version: str) -> list[dg.AssetsDefinition]:
+    """``tokenized/<name>`` and its ``drift`` check."""
+    key = dg.AssetKey(["tokenized", spec.name])
+    parts = tokenized_partitions(spec.name, tuple(profiles))
+    trained = [p.name for p in profiles.values() if p.tokenizer.kind == "train"]
+    attributes = layer_attributes(
+        spec, "tokenized",
+        f"Token ids and loss weights of each cookbook split under each profile of tokenizers.yaml "
+        f"({', '.join(profiles)}); partitions `<profile>|<config>/<split>`.",
+    )
+    with warnings.catch_warnings():  # MultiToSingleDimensionPartitionMapping is a beta class of Dagster 1.13
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        by_split = dg.MultiToSingleDimensionPartitionMapping("split")
+    attributes["metadata"] = {**attributes["metadata"], "partitions": len(profiles) * len(spec.partition_keys),
+                              "profiles": dg.MetadataValue.json(sorted(profiles)),
+                              "dagster/column_schema": _column_schema(spec.family)}
+
+    @dg.asset(
+        key=key,
+        ins={"rows": dg.AssetIn(key=["cookbook", spec.name], partition_mapping=by_split)},
+        deps=[dg.AssetDep(dg.AssetKey(["tokenizer", name])) for name in trained],
+        partitions_def=parts,
+        **attributes,
+        code_version=code_version,
+        automation_condition=follow_upstream(),
+        required_resource_keys={"arrow_io_manager"},
+        check_specs=check_specs(key, TOKENIZED_CHECKS, parts),
+    )
+    def _tokenized(context: dg.AssetExecutionContext, rows: pa.Table):
+        started = time.time()
+        name, (profile_name, config, split) = spec.name, _partition(context)
+        root = context.resources.arrow_io_manager.root
+        where = dict(dataset=name, config=config, split=split)
+
+        def run():
+            path = tokenized_file(root, name, profile_name, config, split)
+            resolved = resolve_profile(profiles[profile_name], root)
+            upstream = upstream_version(rows)
+            version = tokenized_version(upstream, resolved.artifact_hash)
+            if version is not None and published_record(path).get("data_version") == version:
+                published = read_table(str(path))
+                stats = table_stats(published, resolved.profile.max_length)
+                outcomes = tokenized_checks(published, rows, stats)
+                summary = tokenized_summary(resolved, stats, upstream, version)
+                meta = {"unchanged": UNCHANGED_NOTE, "encoded_rows": 0, "reused_rows": published.num_rows,
+                        "dagster/row_count": published.num_rows, "dagster/partition_row_count": published.num_rows,
+                        "path": str(path)}
+                return version, outcomes, _metadata(summary, meta)
+            planned = plan_tokenize(rows, ProfileTokenizer.from_resolved(resolved), resolved, path, version)
+            with stage_split(str(path), planned.stream, started=started) as staged:
+                table = staged.read()
+                stats = planned.stream.stats
+                outcomes = tokenized_checks(table, rows, stats["token_stats"])
+                summary = tokenized_summary(resolved, stats["token_stats"], upstream, version)
+                meta = table_metadata(table, staged.stats, {}, partitioned=True)
+                meta["dagster/column_schema"] = _column_schema(spec.family)
+                meta.update(_metadata(summary, {"encoded_rows": stats["encoded_rows"], "reused_rows": stats["reused_rows"],
+                                                "incremental": planned.incremental, "path": str(path)}))
+                publish_checked(staged, outcomes)
+            context.log.info(
+                f"{key.to_user_string()} {context.partition_key}: encoded {stats['encoded_rows']} row(s), reused "
+                f"{stats['reused_rows']}; {summary['tokens']} tokens"
+            )
+            return version, outcomes, meta
+
+        version, outcomes, meta = yield from gated(run, key.to_user_string(), **where)
+        with warnings.catch_warnings():  # data_version is a beta parameter
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            yield dg.MaterializeResult(
+                metadata=meta, check_results=check_results(outcomes), data_version=dg.DataVersion(version) if version else None
+            )
+
+    with warnings.catch_warnings():  # partitioned asset checks are a preview feature of Dagster 1.13
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+
+        @dg.asset_check(
+            asset=key, name=DRIFT.name, blocking=DRIFT.blocking, description=DRIFT.description,
+            partitions_def=parts, required_resource_keys={"arrow_io_manager"},
+        )
+        def _drift(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+            profile_name, config, split = _partition(context)
+            root = context.resources.arrow_io_manager.root
+            path = tokenized_file(root, spec.name, profile_name, config, split)
+            try:
+                cache = read_table(str(path))
+            except FileNotFoundError:
+                return check_result(DRIFT.outcome(False, f"not materialized: {path}"))
+            rows = read_table(str(local_path(root, split_relpath("cookbook", spec.name, config, split))))
+            outcome: CheckOutcome = drift_outcome(cache, rows, resolve_profile(profiles[profile_name], root))
+            return check_result(outcome)
+
+    return [_tokenized, _drift]
+
+
+def _sources(profile: Profile) -> dict[str, list[str]]:
+    """``{dataset: [partition, ...]}`` of a trained profile's sources, checked against the catalog."""
+    assert profile.tokenizer.train is not None
+    by_dataset: dict[str, list[str]] = defaultdict(list)
+    for source in profile.tokenizer.train.sources:
+        dataset, partition = source.split("@", 1)
+        if dataset not in CATALOG or partition not in CATALOG[dataset].partition_keys:
+            raise ProfileError(
+                f"profile {profile.name!r}, field 'tokenizer.train.sources': {source!r} is not a cookbook partition "
+                f"(a catalog name and one of its '<config>/<split>' keys)", file=str(profile.source_file)
+            )
+        by_dataset[dataset].append(partition)
+    return dict(by_dataset)
+
+
+def build_tokenizer_asset(profile: Profile) -> dg.AssetsDefinition:
+    """``tokenizer/<profile>``: the profile's tokenizer trained on its source cookbook splits."""
+    key = dg.AssetKey(["tokenizer", profile.name])
+    sources = _sources(profile)
+    assert profile.tokenizer.train is not None
+    settings = profile.tokenizer.train.settings()
+
+    @dg.asset(
+        key=key,
+        ins={ds: dg.AssetIn(key=["cookbook", ds], partition_mapping=dg.SpecificPartitionsPartitionMapping(keys))
+             for ds, keys in sources.items()},
+        group_name="tokenizers",
+        kinds={"tokenizer"},
+        owners=[OWNER],
+        tags={"layer": "tokenizer", "profile": profile.name},
+        description=(f"tokenizer layer: the `{profile.tokenizer.train.algorithm}` tokenizer of profile `{profile.name}` "
+                     f"({profile.source_file}), trained on {', '.join(profile.tokenizer.train.sources) or 'no sources'}; "
+                     "stored by its sha256 under tokenizer/<profile>/<sha256>/."),
+        metadata={"layer": "tokenizer", "profile": profile.name, "settings": dg.MetadataValue.json(settings)},
+        code_version=f"train-{digest(canonical_json(settings))}",
+        automation_condition=follow_upstream(),
+        required_resource_keys={"arrow_io_manager"},
+    )
+    def _tokenizer(context: dg.AssetExecutionContext, **inputs):
+        if not sources:
+            raise dg.Failure(description=f"profile {profile.name!r}: tokenizer.train.sources is empty", allow_retries=False)
+        order = {source: i for i, source in enumerate(profile.tokenizer.train.sources)}
+        tables = sorted(
+            ((f"{ds}@{p}", t) for ds in sources for p, t in _by_partition(context, ds, inputs[ds]).items()),
+            key=lambda item: order[item[0]],
+        )
+        texts = itertools.chain.from_iterable(table_texts(t) for _, t in tables)
+        resolved = publish_trained(profile, texts, context.resources.arrow_io_manager.root)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            return dg.MaterializeResult(
+                metadata={
+                    "tokenizer_sha256": resolved.sha256,
+                    "path": dg.MetadataValue.path(str(resolved.path)),
+                    "bytes": resolved.path.stat().st_size,
+                    "artifact_hash": resolved.artifact_hash,
+                    "sources": dg.MetadataValue.json([s for s, _ in tables]),
+                    "source_rows": sum(t.num_rows for _, t in tables),
+                    "settings": dg.MetadataValue.json(settings),
+                },
+                data_version=dg.DataVersion(resolved.sha256[:16]),
+            )
+
+    return _tokenizer
+
+
+def tokenized_assets() -> list[dg.AssetsDefinition]:
+    """``tokenizer/<profile>`` per trained profile and ``tokenized/<name>`` per chat, preference, math and code dataset."""
+    try:
+        profiles = load_profiles()
+    except ProfileError as exc:
+        log.error("no tokenized assets: %s", exc)
+        return []
+    assets: list[dg.AssetsDefinition] = []
+    usable = dict(profiles)
+    for profile in profiles.values():
+        if profile.tokenizer.kind == "train":
+            try:
+                assets.append(build_tokenizer_asset(profile))
+            except ProfileError as exc:
+                log.error("%s", exc)
+                usable.pop(profile.name)
+    if not usable:
+        return assets
+    code_version = profiles_code_version(usable)
+    for spec in CATALOG.values():
+        if spec.family in TOKENIZED_FAMILIES:
+            assets += build_tokenized_asset(spec, usable, code_version)
+    return assets
