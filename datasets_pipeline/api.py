@@ -72,7 +72,7 @@ def load_mixture(name: str, split: str = "train") -> pa.Table:
     listing the mixtures for an unknown name, :class:`~datasets_pipeline.mixtures.InvalidMixture`
     (the entry's error) for a broken entry, ``ValueError`` for a split the entry does not have,
     :class:`NotMaterializedError` naming the command to run, and
-    :class:`~datasets_pipeline.steps.mixture.RemoteDataNotSupported` for a remote ``DATASETS_PIPELINE_DATA``.
+    :class:`~datasets_pipeline.errors.UnsupportedStorageError` for a remote ``DATASETS_PIPELINE_DATA``.
     """
     mixture = load_mixture_file().get(name)
     if split not in mixture.splits:

@@ -20,9 +20,8 @@ import pytest
 
 import datasets_pipeline as dp
 from datasets_pipeline.engine.ipc import read_table
-from datasets_pipeline.errors import NotMaterializedError
+from datasets_pipeline.errors import NotMaterializedError, UnsupportedStorageError
 from datasets_pipeline.mixtures import InvalidMixture
-from datasets_pipeline.steps.mixture import RemoteDataNotSupported
 from datasets_pipeline.steps.versions import VERSION_KEY
 from datasets_pipeline_tests.dagster_runs import failure_message, materialize, run_cli
 from datasets_pipeline_tests.fixtures_data import parquet_bytes
@@ -273,16 +272,15 @@ def test_remote_data_is_refused_up_front(tmp_path, monkeypatch):
     monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
     monkeypatch.setenv("DATASETS_PIPELINE_DATA", "s3://bucket/data")
     expected = (
-        "mixture/all_exhausted needs a local DATASETS_PIPELINE_DATA (a folder), not s3://bucket/data: mixtures are "
-        "built from and read as memory-mapped local files [dataset 'all_exhausted']. set DATASETS_PIPELINE_DATA to a "
-        "local folder to build and load mixtures"
+        "mixture/all_exhausted: the mixture layer needs a local DATASETS_PIPELINE_DATA folder, not s3://bucket/data; "
+        "a remote root is supported by the layers raw, cookbook, dataset_dict"
     )
-    with pytest.raises(RemoteDataNotSupported) as info:
+    with pytest.raises(UnsupportedStorageError) as info:
         dp.load("all_exhausted", layer="mixture")
     assert str(info.value) == expected
     result = materialize(["mixture/all_exhausted"], None)
     assert not result.success
-    assert f"datasets_pipeline.steps.mixture.RemoteDataNotSupported: {expected}" in failure_message(result).splitlines()
+    assert f"datasets_pipeline.errors.UnsupportedStorageError: {expected} [dataset 'all_exhausted']" in failure_message(result).splitlines()
 
 
 def test_code_location_with_a_bad_mixture_loads_the_others(tmp_path, monkeypatch, caplog, data_dir):
@@ -333,3 +331,110 @@ def test_dagster_cli_loads_the_code_location_with_a_bad_mixture(tmp_path):
     assert (f"{bad}:4: mixture 'typo' is invalid: sources[0].partition (line 5): unknown partition 'main/trian' of "
             "cookbook/gsm8k (did you mean 'main/train'?); known: main/train, main/test, socratic/train, socratic/test "
             "(or a config: main, socratic)") in done.stderr
+
+
+# --- a mixture of tokenized sources -------------------------------------------------------------------
+
+TOKENIZER_FILE = Path(__file__).parent / "reference" / "tokenize_tokenizer.json"
+TOKENIZED_MIXTURE = """\
+mixtures:
+  tokens:
+    sources:
+      - {asset: tokenized/tulu3_sft, partition: "qwen3|default/train", weight: 2}
+      - {asset: tokenized/no_robots, partition: "qwen3|default", weight: 1}
+    seed: 5
+    stopping_strategy: all_exhausted
+    test_size: 16
+"""
+
+
+def test_a_mixture_of_tokenized_sources_feeds_the_loader(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    from datasets_pipeline.tokenize.loader import SupervisedLoader
+    from datasets_pipeline.mixtures.plan import holdout
+
+    profiles = tmp_path / "tokenizers.yaml"
+    profiles.write_text(f"profiles:\n  qwen3:\n    tokenizer: {{path: {TOKENIZER_FILE}}}\n    renderer: qwen3\n    max_length: 64\n")
+    monkeypatch.setenv("DATASETS_PIPELINE_TOKENIZERS", str(profiles))
+    file = tmp_path / "mixtures.yaml"
+    file.write_text(TOKENIZED_MIXTURE)
+    monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
+    serve_sources(hub_server)
+    materialize_sources()
+    for name, (asset, partition) in PARTITIONS.items():
+        result = materialize([f"tokenized/{asset.split('/')[1]}"], f"qwen3|{partition}")
+        assert result.success, failure_message(result)
+    result = materialize(["mixture/tokens"], None)
+    assert result.success, failure_message(result)
+
+    tokenized = {n: read_table(data_dir / "tokenized" / PARTITIONS[n][0].split("/")[1] / "qwen3" / f"{PARTITIONS[n][1]}.arrow") for n in SIZES}
+    assert tokenized["alpha"].column_names == ["tokens", "weights", "length", "uid", "source_row"]
+    train, test = dp.load("tokens", layer="mixture"), dp.load("tokens", split="test", layer="mixture")
+    assert train.column_names == ["tokens", "weights", "length", "uid", "source_row", "source"]
+    # the reference: the cookbook's held-out split, then interleave_datasets on the rest (weights 2:1)
+    sources = [tokenized["alpha"], pa.concat_tables([tokenized["beta"], tokenized["gamma"]])]
+    split = holdout([t.num_rows for t in sources], [2.0, 1.0], 16, 5, uniform_rows=False)
+    rest = [datasets.Dataset(t.take(pa.array(rows))) for t, rows in zip(sources, split.train_rows)]
+    reference = datasets.interleave_datasets(rest, probabilities=[2 / 3, 1 / 3], seed=5, stopping_strategy="all_exhausted")
+    assert train.drop_columns(["source"]).to_pylist() == reference.to_list()
+    assert test.num_rows == 16 and not set(test.column("uid").to_pylist()) & set(train.column("uid").to_pylist())
+    labels = {"tokenized/tulu3_sft@qwen3|default/train", "tokenized/no_robots@qwen3|default/train", "tokenized/no_robots@qwen3|default/test"}
+    assert set(train.column("source").to_pylist()) == labels
+    meta = metadata(result, "mixture/tokens")
+    assert meta["upstream_data_versions"] == {
+        f"{PARTITIONS[n][0].replace('cookbook', 'tokenized')}@qwen3|{PARTITIONS[n][1]}": t.schema.metadata[VERSION_KEY].decode()
+        for n, t in tokenized.items()
+    }
+    # lineage: exactly the tokenized partitions
+    from datasets_pipeline.defs.mixtures import mixture_assets
+
+    (asset,) = mixture_assets()
+    mapping = asset.get_partition_mapping(dg.AssetKey(["tokenized", "no_robots"]))
+    assert list(mapping.partition_keys) == ["qwen3|default/train", "qwen3|default/test"]
+    # the loader takes the mixture as it is
+    loader = SupervisedLoader(train, batch_size=8)
+    batches = list(loader)
+    assert len(batches) == train.num_rows // 8
+    first = batches[0]
+    row = train.slice(0, 1).to_pylist()[0]
+    assert first.tokens[0, : row["length"] - 1].tolist() == row["tokens"][:-1]
+    assert first.targets[0, : row["length"] - 1].tolist() == row["tokens"][1:]
+
+
+def test_shipped_chat_mixtures_materialize(hub_server, hf_env, data_dir, monkeypatch):
+    """``chat_sft`` and ``chat_sft_tokens`` of the shipped mixtures.yaml, with the shipped tokenizers.yaml (qwen3_local
+    trains its tokenizer from gsm8k in the pipeline)."""
+    from datasets_pipeline.tokenize.loader import SupervisedLoader
+    from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files
+
+    monkeypatch.delenv("DATASETS_PIPELINE_MIXTURES", raising=False)
+    monkeypatch.delenv("DATASETS_PIPELINE_TOKENIZERS", raising=False)
+    monkeypatch.chdir(data_dir.parent)  # no ./tokenizers.yaml here: the project's is used
+    hub_server.add_repo("openai/gsm8k", gsm8k_repo_files())
+    chat = {n: pa.Table.from_pylist([{"messages": [{"role": "user", "content": f"{n} {i}"}, {"role": "assistant", "content": f"reply {i} " * (i % 9)}]}
+                                     for i in range(size)]) for n, size in (("tulu", 1_400), ("robots", 600))}
+    hub_server.add_repo("allenai/tulu-3-sft-mixture", {
+        "README.md": card({"default": {"train": "data/train-*"}}), "data/train-00000-of-00001.parquet": parquet_bytes(chat["tulu"])})
+    hub_server.add_repo("HuggingFaceH4/no_robots", {
+        "README.md": card({"default": {"train": "data/train-*", "test": "data/test-*"}}),
+        "data/train-00000-of-00001.parquet": parquet_bytes(chat["robots"]), "data/test-00000-of-00001.parquet": parquet_bytes(chat["robots"].slice(0, 5))})
+    for name, partition in (("gsm8k", "main/train"), ("tulu3_sft", "default/train"), ("no_robots", "default/train")):
+        result = materialize([f"raw/{name}", f"cookbook/{name}"], partition)
+        assert result.success, failure_message(result)
+    result = materialize(["tokenizer/qwen3_local"], None)
+    assert result.success, failure_message(result)
+    for name in ("tulu3_sft", "no_robots"):
+        result = materialize([f"tokenized/{name}"], "qwen3_local|default/train")
+        assert result.success, failure_message(result)
+    result = materialize(["mixture/chat_sft", "mixture/chat_sft_tokens"], None)
+    assert result.success, failure_message(result)
+    for name in ("chat_sft", "chat_sft_tokens"):
+        meta = metadata(result, f"mixture/{name}")
+        assert (meta["total_rows"], meta["test_rows"]) == (dp.load(name, layer="mixture").num_rows, 1_024)
+        assert meta["exhausted_sources"] == [s["source"] for s in meta["sources"]]  # all_exhausted
+    texts, tokens = dp.load("chat_sft", layer="mixture"), dp.load("chat_sft_tokens", layer="mixture")
+    # same sources, seed and sizes: the same rows in the same order, as text and as tokens
+    assert texts.column("uid").to_pylist() == tokens.column("uid").to_pylist()
+    assert [s.replace("cookbook/", "") for s in texts.column("source").to_pylist()] == [
+        s.replace("tokenized/", "").replace("qwen3_local|", "") for s in tokens.column("source").to_pylist()]
+    batch = next(iter(SupervisedLoader(tokens, batch_size=4)))
+    assert batch.tokens.shape[0] == 4 and batch.weights.sum() > 0

@@ -9,7 +9,7 @@ they pass; otherwise the published files stay as they were and
 Sources are opened by memory map from ``cookbook/<name>/<config>/<split>.arrow`` or
 ``tokenized/<name>/<profile>/<config>/<split>.arrow`` (:func:`datasets_pipeline.paths.partition_relpath`).
 Mixtures need a local ``DATASETS_PIPELINE_DATA``: a remote root is refused up front
-(:func:`require_local`).
+(:func:`require_local`, an :class:`~datasets_pipeline.errors.UnsupportedStorageError`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from ..errors import DatasetsPipelineError, NotMaterializedError
 from ..mixtures.build import OpenSource, build_mixture
 from ..mixtures.config import Mixture, MixturesFile, load_mixtures
 from ..mixtures.stats import MixtureStats, check_proportions
-from ..paths import is_remote, local_path, location, mixture_relpath, partition_relpath
+from .. import paths
+from ..paths import local_path, location, mixture_relpath, partition_relpath
 from .checks import ROW_COUNT, CheckDef, CheckOutcome, raise_if_blocked, row_count
 from .staging import published_rows
 from .versions import VERSION_KEY, digest
@@ -42,19 +43,9 @@ PROPORTIONS = CheckDef(
 MIXTURE_CHECKS = (PROPORTIONS, ROW_COUNT)
 
 
-class RemoteDataNotSupported(DatasetsPipelineError, ValueError):
-    """Mixtures are built and read by memory map: they need a local ``DATASETS_PIPELINE_DATA``."""
-
-
 def require_local(root: str, mixture: str) -> None:
-    """Raise :class:`RemoteDataNotSupported` when ``root`` is remote (before anything is read or written)."""
-    if is_remote(root):
-        raise RemoteDataNotSupported(
-            f"mixture/{mixture} needs a local DATASETS_PIPELINE_DATA (a folder), not {root}: mixtures are "
-            "built from and read as memory-mapped local files",
-            dataset=mixture,
-            hint="set DATASETS_PIPELINE_DATA to a local folder to build and load mixtures",
-        )
+    """Raise :class:`~datasets_pipeline.errors.UnsupportedStorageError` when ``root`` is remote (before anything is read or written)."""
+    paths.require_local(root, "mixture", f"mixture/{mixture}")
 
 
 def mixture_file(root: str, name: str, split: str) -> Path:
