@@ -438,3 +438,33 @@ def test_shipped_chat_mixtures_materialize(hub_server, hf_env, data_dir, monkeyp
         s.replace("tokenized/", "").replace("qwen3_local|", "") for s in tokens.column("source").to_pylist()]
     batch = next(iter(SupervisedLoader(tokens, batch_size=4)))
     assert batch.tokens.shape[0] == 4 and batch.weights.sum() > 0
+
+
+def _readme_error_rows() -> list[tuple[str, str, str]]:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = text.split("<!-- mixture-errors -->\n", 1)[1].split("<!-- /mixture-errors -->", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        cells = [c.strip().replace("\\|", "|") for c in line.strip("|").split(" | ")]
+        rows.append((cells[0], cells[1].strip("`"), cells[2].strip("`")))
+    return rows
+
+
+@pytest.mark.parametrize("case, text, message", _readme_error_rows(), ids=lambda v: v if " " not in str(v) else None)
+def test_readme_error_table(case, text, message, tmp_path):
+    """Each invalid case documented in the README gives its documented error."""
+    from datasets_pipeline.mixtures import MixturesFileError, load_mixtures
+
+    file = tmp_path / "mixtures.yaml"
+    file.write_text(text)
+    try:
+        loaded = load_mixtures(file, profiles=("default", "qwen3_local"))
+        (error,) = loaded.errors.values()
+        got = error.message
+    except MixturesFileError as exc:
+        got = str(exc)
+    got = got.replace(str(file), "mixtures.yaml")
+    if message.endswith("…"):
+        assert got.startswith(message[:-1]), case
+    else:
+        assert got == message, case
