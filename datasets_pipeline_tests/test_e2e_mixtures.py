@@ -468,3 +468,53 @@ def test_readme_error_table(case, text, message, tmp_path):
         assert got.startswith(message[:-1]), case
     else:
         assert got == message, case
+
+
+UI_ASSETS = """
+{ assetNodes(assetKeys: [{path: ["mixture", "broken"]}, {path: ["mixture", "all_exhausted"]}]) {
+    assetKey { path } description groupName dependencyKeys { path } } }
+"""
+UI_RUN = """
+query ($runId: ID!) {
+  runOrError(runId: $runId) { ... on Run { status } }
+  logsForRun(runId: $runId) { ... on EventConnection { events {
+    __typename ... on ExecutionStepFailureEvent { error { message } } } } }
+}
+"""
+
+
+@pytest.mark.slow
+def test_the_webserver_graphql_shows_a_bad_mixture(tmp_path, monkeypatch, data_dir):
+    """What the UI reads: the code location loaded out of process as the webserver loads it (workspace.yaml,
+    gRPC), queried through the webserver's GraphQL schema; the run launched as the UI's Materialize button does."""
+    import time
+
+    from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql, materialize_assets
+
+    from datasets_pipeline_tests.dagster_runs import REPO_ROOT
+
+    file = tmp_path / "mixtures.yaml"
+    file.write_text(mixtures_yaml() + BAD_ENTRY)
+    monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
+    monkeypatch.setenv("DATASETS_PIPELINE_EXECUTOR", "in_process")
+    expected = bad_entry_error(file)
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home"), synchronous_run_coordinator=True) as instance:
+        with define_out_of_process_context(str(REPO_ROOT / "workspace.yaml"), None, instance) as context:
+            nodes = execute_dagster_graphql(context, UI_ASSETS).data["assetNodes"]
+            shown = {"/".join(n["assetKey"]["path"]): n for n in nodes}
+            assert shown["mixture/broken"]["description"] == f"INVALID MIXTURE: {expected}"
+            assert shown["mixture/broken"]["groupName"] == "mixtures_invalid" and shown["mixture/broken"]["dependencyKeys"] == []
+            assert shown["mixture/all_exhausted"]["description"].startswith("mixture layer: ")
+            assert sorted("/".join(k["path"]) for k in shown["mixture/all_exhausted"]["dependencyKeys"]) == [
+                "cookbook/no_robots", "cookbook/tulu3_sft"]
+            launched = materialize_assets(context, [dg.AssetKey(["mixture", "broken"])])
+            run_id = launched.data["launchPipelineExecution"]["run"]["runId"]
+            deadline = time.monotonic() + 120
+            while not instance.get_run_by_id(run_id).is_finished:
+                assert time.monotonic() < deadline, instance.get_run_by_id(run_id).status
+                time.sleep(0.5)
+            run = execute_dagster_graphql(context, UI_RUN, variables={"runId": run_id}).data
+            assert run["runOrError"]["status"] == "FAILURE"
+            failures = [e["error"]["message"] for e in run["logsForRun"]["events"] if e["__typename"] == "ExecutionStepFailureEvent"]
+            assert [m.strip() for m in failures] == [f"dagster._core.definitions.events.Failure: {expected}"]
