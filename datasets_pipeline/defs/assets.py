@@ -1,4 +1,4 @@
-"""Every catalog dataset's assets (``raw/<name>``, ``cookbook/<name>``, ``dataset_dict/<name>``) and each recipe's."""
+"""Every catalog dataset's assets (``raw/<name>``, ``cookbook/<name>``, ``dataset_dict/<name>``), each recipe's, tokenizer profile's and mixture's."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from .tokenized import tokenized_assets
 
 
 def catalog_assets() -> list[dg.AssetsDefinition]:
-    """All assets, in catalog order, then the recipes (``dataset_dict/<recipe>``) and mixtures (``mixture/<name>``) of ``mixtures.yaml``."""
+    """All assets, in catalog order, then the recipes of ``mixtures.yaml`` (``dataset_dict/<recipe>``), the tokenizer
+    profiles' assets (``tokenizer/<profile>``, ``tokenized/<name>``) and the mixtures (``mixture/<name>``)."""
     assets: list[dg.AssetsDefinition] = []
     for spec in CATALOG.values():
         assets += [build_raw_asset(spec), build_cookbook_asset(spec), build_dataset_dict_asset(spec)]
