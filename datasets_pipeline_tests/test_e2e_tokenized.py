@@ -7,6 +7,7 @@ rows (itself checked against the cookbook's renderers in test_tokenize_parity.py
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,8 +47,8 @@ def no_robots_rows(n: int, seed: int = 0) -> list[dict]:
             for i, c in enumerate(conversations(n, seed))]
 
 
-def serve_no_robots(hub_server, rows: list[dict]) -> None:
-    hub_server.add_repo("HuggingFaceH4/no_robots", {
+def serve_no_robots(hub_server, rows: list[dict], *, update: bool = False) -> None:
+    (hub_server.update_repo if update else hub_server.add_repo)("HuggingFaceH4/no_robots", {
         "README.md": card({"default": {"train": "data/train-*", "test": "data/test-*"}}),
         "data/train-00000-of-00001.parquet": parquet_bytes(pa.Table.from_pylist(rows, schema=SCHEMA)),
         "data/test-00000-of-00001.parquet": parquet_bytes(pa.Table.from_pylist(rows[:3], schema=SCHEMA)),
@@ -65,10 +66,22 @@ def run(selection, partition, instance=None, *, ok: bool = True) -> dg.ExecuteIn
     from datasets_pipeline.defs.assets import catalog_assets
     from datasets_pipeline.definitions import resources
 
-    result = dg.materialize(
-        catalog_assets(), selection=list(selection), partition_key=partition, resources=resources(),
-        instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
-    )
+    if isinstance(selection, dg.AssetSelection):  # checks only: a job of the selection, in the asset's partitions
+        assets = catalog_assets()
+        key = dg.AssetKey(["tokenized", "no_robots"])
+        parts = next(a for a in assets if key in a.keys).partitions_def
+        job = dg.define_asset_job("checks_only", selection=selection, partitions_def=parts)
+        defs = dg.Definitions(assets=assets, jobs=[job], resources=resources())
+        profile, split = partition.split("|")  # Dagster 1.13 finds no partitions for a checks-only job: tag the run
+        tags = {"dagster/partition": partition, "dagster/partition/profile": profile, "dagster/partition/split": split}
+        result = defs.resolve_job_def("checks_only").execute_in_process(
+            tags=tags, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False
+        )
+    else:
+        result = dg.materialize(
+            catalog_assets(), selection=list(selection), partition_key=partition, resources=resources(),
+            instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        )
     if ok:
         assert result.success, failure_message(result)
     return result
@@ -161,3 +174,93 @@ def test_remote_data_root_is_refused_naming_the_layer(hub_server, hf_env, data_d
     result = run(["tokenized/no_robots"], "qwen3|default/train", ok=False)
     assert not result.success
     assert str(err.value) in failure_message(result)
+
+
+def _status(instance, partition: str):
+    from dagster._utils.test.data_versions import get_stale_status_resolver
+
+    from datasets_pipeline.defs.assets import catalog_assets
+
+    resolver = get_stale_status_resolver(instance, catalog_assets())  # definitions reloaded: profiles read again
+    key = dg.AssetKey(["tokenized", "no_robots"])
+    return resolver.get_status(key, partition).value, sorted({c.category.value for c in resolver.get_stale_causes(key, partition)})
+
+
+def test_profile_change_marks_stale_and_changed_rows_are_the_only_ones_encoded(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    rows = no_robots_rows(200, seed=5)
+    serve_no_robots(hub_server, rows)
+    profiles = write_profiles(tmp_path, monkeypatch, max_length=48)
+    part = "qwen3|default/train"
+    with dg.instance_for_test() as instance:
+        run(["raw/no_robots", "cookbook/no_robots"], "default/train", instance)
+        first = metadata(run(["tokenized/no_robots"], part, instance), "tokenized/no_robots")
+        assert _status(instance, part) == ("FRESH", [])
+        assert _status(instance, "llama3|default/train")[0] == "MISSING"
+
+        # a profile setting changes: the partition is stale (code version), and a re-run encodes every row
+        write_profiles(tmp_path, monkeypatch, max_length=40)
+        assert _status(instance, part) == ("STALE", ["CODE"])
+        second = metadata(run(["tokenized/no_robots"], part, instance), "tokenized/no_robots")
+        assert second["artifact_hash"] != first["artifact_hash"] and second["data_version"] != first["data_version"]
+        assert (second["encoded_rows"], second["reused_rows"], second["incremental"], second["length_max"]) == (200, 0, "False", 40)
+        assert _status(instance, part) == ("FRESH", [])
+
+        # 1% of the upstream rows change at the Hub: raw → cookbook, the cache is stale (upstream data)
+        changed = [dict(r) for r in rows]
+        new_conversations = conversations(2, seed=77)
+        for i, conv in zip((17, 150), new_conversations):
+            changed[i]["messages"] = conv
+        serve_no_robots(hub_server, changed, update=True)
+        run(["raw/no_robots", "cookbook/no_robots"], "default/train", instance)
+        status, causes = _status(instance, part)
+        assert status == "STALE" and "DATA" in causes
+        third = metadata(run(["tokenized/no_robots"], part, instance), "tokenized/no_robots")
+        assert (third["encoded_rows"], third["reused_rows"], third["incremental"]) == (2, 198, "True")
+        assert third["artifact_hash"] == second["artifact_hash"] and third["data_version"] != second["data_version"]
+        cookbook = read_table(data_dir / "cookbook" / "no_robots" / "default" / "train.arrow")
+        want = reference(profiles, "qwen3", cookbook)
+        table = cached(data_dir, "qwen3")
+        assert table.cast(want.schema).equals(want)
+        assert _status(instance, part) == ("FRESH", [])
+        assert (third["tokens"], third["trained_tokens"]) == (int(pc_sum(want, "length")), int(pc_sum(want, "weights")))
+
+
+def pc_sum(table: pa.Table, column: str) -> int:
+    import pyarrow.compute as pc
+
+    col = table.column(column)
+    return pc.sum(pc.list_flatten(col) if pa.types.is_list(col.type) else col).as_py()
+
+
+def test_drift_check_fails_when_the_tokenizer_file_changes(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    serve_no_robots(hub_server, no_robots_rows(120, seed=4))
+    tokenizer = tmp_path / "tokenizer.json"
+    shutil.copy(TOKENIZER_FILE, tokenizer)
+    write_profiles(tmp_path, monkeypatch, max_length=1000, tokenizer=tokenizer)
+    run(["raw/no_robots", "cookbook/no_robots"], "default/train")
+    part = "qwen3|default/train"
+    assert checks(run(["tokenized/no_robots"], part))["drift"] is True
+    drift_only = dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey(["tokenized", "no_robots"]), "drift"))
+    assert checks(run(drift_only, part)) == {"drift": True}
+
+    data = json.loads(tokenizer.read_text(encoding="utf-8"))
+    data["model"]["merges"] = data["model"]["merges"][:-200]  # one change of the file: some words split differently
+    tokenizer.write_text(json.dumps(data), encoding="utf-8")
+    result = run(drift_only, part, ok=False)
+    (evaluation,) = [e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    meta = {k: v.value for k, v in evaluation.metadata.items()}
+    assert (meta["checked"], meta["sample"], meta["tokenizer_sha256"], meta["cache_tokenizer_sha256"]) == (
+        64, 64, sha256_of(tokenizer), sha256_of(TOKENIZER_FILE))
+    # exactly the sampled rows the changed tokenizer encodes differently
+    cache = cached(data_dir, "qwen3")
+    cookbook = read_table(data_dir / "cookbook" / "no_robots" / "default" / "train.arrow")
+    profile = load_profile("qwen3", tmp_path / "tokenizers.yaml")
+    again = tokenize_table(cookbook, ProfileTokenizer(profile, TokenizersEncoder(tokenizer)))
+    differ = {i for i in range(120) if again.column("tokens")[i] != cache.column("tokens")[i]}
+    picked = sorted(np.random.default_rng(0).choice(120, size=64, replace=False).tolist())
+    assert meta["mismatched_rows"] == [i for i in picked if i in differ][:20] and differ
+    assert f"of 64 sampled rows encode differently with the current tokenizer" in evaluation.description
+    # materializing again re-encodes with the new file (artifact hash changed) and the check passes
+    again_run = run(["tokenized/no_robots"], part)
+    assert checks(again_run)["drift"] is True and metadata(again_run, "tokenized/no_robots")["encoded_rows"] == 120
