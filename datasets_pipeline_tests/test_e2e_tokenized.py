@@ -68,9 +68,7 @@ def run(selection, partition, instance=None, *, ok: bool = True) -> dg.ExecuteIn
 
     if isinstance(selection, dg.AssetSelection):  # checks only: a job of the selection, in the asset's partitions
         assets = catalog_assets()
-        key = dg.AssetKey(["tokenized", "no_robots"])
-        parts = next(a for a in assets if key in a.keys).partitions_def
-        job = dg.define_asset_job("checks_only", selection=selection, partitions_def=parts)
+        job = dg.define_asset_job("checks_only", selection=selection)
         defs = dg.Definitions(assets=assets, jobs=[job], resources=resources())
         profile, split = partition.split("|")  # Dagster 1.13 finds no partitions for a checks-only job: tag the run
         tags = {"dagster/partition": partition, "dagster/partition/profile": profile, "dagster/partition/split": split}
@@ -264,3 +262,54 @@ def test_drift_check_fails_when_the_tokenizer_file_changes(hub_server, hf_env, d
     # materializing again re-encodes with the new file (artifact hash changed) and the check passes
     again_run = run(["tokenized/no_robots"], part)
     assert checks(again_run)["drift"] is True and metadata(again_run, "tokenized/no_robots")["encoded_rows"] == 120
+
+
+TRAINED = """\
+profiles:
+  small:
+    tokenizer:
+      train: {algorithm: bpe, vocab_size: 400, min_frequency: 2, sources: [no_robots@default/train, no_robots@default/test]}
+    renderer: qwen3
+    max_length: 64
+"""
+
+
+def test_trained_profile_tokenizer_asset_and_the_cli_partition(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    from datasets_pipeline.tokenize.training import table_texts, train_tokenizer
+    from datasets_pipeline_tests.dagster_runs import cli_env, run_cli
+
+    serve_no_robots(hub_server, no_robots_rows(60, seed=8))
+    profiles = tmp_path / "tokenizers.yaml"
+    profiles.write_text(TRAINED)
+    monkeypatch.setenv("DATASETS_PIPELINE_TOKENIZERS", str(profiles))
+    for split in ("train", "test"):
+        run(["raw/no_robots", "cookbook/no_robots"], f"default/{split}")
+    # the cache of a trained profile needs its tokenizer first: the error names the command
+    early = run(["tokenized/no_robots"], "small|default/train", ok=False)
+    assert ("its tokenizer is trained by the pipeline and tokenizer/small is not materialized" in failure_message(early)
+            and "--select tokenizer/small" in failure_message(early))
+    assert not (data_dir / "tokenized").exists()
+
+    meta = metadata(run(["tokenizer/small"], None), "tokenizer/small")
+    # the same corpus (train then test, in row order) trained directly gives the same bytes
+    cook = {s: read_table(data_dir / "cookbook" / "no_robots" / "default" / f"{s}.arrow") for s in ("train", "test")}
+    profile = load_profile("small", profiles)
+    direct = tmp_path / "direct.json"
+    sha = train_tokenizer(profile.tokenizer.train, [*table_texts(cook["train"]), *table_texts(cook["test"])], direct)
+    stored = data_dir / "tokenizer" / "small" / sha / "tokenizer.json"
+    assert meta["tokenizer_sha256"] == sha and stored.read_bytes() == direct.read_bytes()
+    assert json.loads((data_dir / "tokenizer" / "small" / "current.json").read_text()) == {"sha256": sha, "file": "tokenizer.json"}
+    assert meta["sources"] == ["no_robots@default/train", "no_robots@default/test"] and meta["source_rows"] == 63
+    assert meta["artifact_hash"] == profile.artifact_hash(sha) and meta["settings"]["vocab_size"] == 400
+
+    (tmp_path / "dagster_home").mkdir()
+    done = run_cli(
+        ["asset", "materialize", "-m", "datasets_pipeline.definitions", "--select", "tokenized/no_robots",
+         "--partition", "small|default/train"],
+        {**cli_env(hub_server.url, tmp_path, data_dir), "DATASETS_PIPELINE_TOKENIZERS": str(profiles)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = cached(data_dir, "small")
+    want = tokenize_table(cook["train"], ProfileTokenizer(profile, TokenizersEncoder(stored)))
+    assert table.cast(want.schema).equals(want) and table.num_rows == 60
+    assert "RUN_SUCCESS" in done.stderr
