@@ -12,11 +12,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import datasets_pipeline as dp
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from datasets_pipeline.engine.ipc import read_table
+from datasets_pipeline.errors import NotMaterializedError
 from datasets_pipeline.tokenize.encoder import TokenizersEncoder
 from datasets_pipeline.tokenize.profiles import load_profile
 from datasets_pipeline.tokenize.tokenize_table import ProfileTokenizer, tokenize_table
@@ -153,6 +155,24 @@ def test_llama3_profile_without_max_length_and_unchanged_rerun(hub_server, hf_en
     assert again["unchanged"].startswith("inputs unchanged") and (again["encoded_rows"], again["reused_rows"]) == (0, 40)
     assert again["data_version"] == first["data_version"]
     assert (data_dir / "tokenized/no_robots/llama3/default/train.arrow").stat().st_mtime_ns == before
+
+    # the training-side API
+    loaded = dp.load("no_robots", split="train", layer="tokenized", profile="llama3")
+    assert loaded.equals(cached(data_dir, "llama3"))
+    names = f"profiles in {profiles}: qwen3, llama3"
+    with pytest.raises(ValueError) as err:
+        dp.load("no_robots", layer="tokenized")
+    assert str(err.value) == f"load(..., layer='tokenized') needs profile=<profile name>; {names}"
+    with pytest.raises(ValueError, match=r"^profile= applies to layer='tokenized' only, not layer='cookbook'$"):
+        dp.load("no_robots", profile="llama3")
+    with pytest.raises(NotMaterializedError) as missing:
+        dp.load("no_robots", "default", "test", layer="tokenized", profile="qwen3")
+    where = data_dir / "tokenized" / "no_robots" / "qwen3" / "default" / "test.arrow"
+    assert str(missing.value) == (
+        f"tokenized/no_robots for profile 'qwen3' is not materialized at {where} [dataset 'no_robots', config 'default', "
+        f"split 'test']. materialize it with: dagster asset materialize -m datasets_pipeline.definitions --select "
+        f'tokenized/no_robots --partition "qwen3|default/test" ({names})'
+    )
 
 
 def test_remote_data_root_is_refused_naming_the_layer(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
