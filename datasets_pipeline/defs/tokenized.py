@@ -18,6 +18,10 @@ import pyarrow as pa
 from ..catalog import CATALOG
 from ..catalog.spec import DatasetSpec
 from ..engine.ipc import read_table
+from ..errors import NotMaterializedError
+from ..steps.sample import read_sample, sample_folder
+from ..tokenize.samples import load_samples
+from .sample import build_sample_asset
 from ..paths import check_partition_key, local_path, split_relpath
 from ..steps.checks import CheckOutcome
 from ..steps.presentation import OWNER
@@ -82,6 +86,7 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
     key = dg.AssetKey(["tokenized", spec.name])
     parts = tokenized_partitions(spec.name, tuple(profiles))
     trained = [p.name for p in profiles.values() if p.tokenizer.kind == "train"]
+    sampled = any(p.source == "sample" for p in profiles.values())
     attributes = layer_attributes(
         spec, "tokenized",
         f"Token ids and loss weights of each cookbook split under each profile of tokenizers.yaml "
@@ -97,7 +102,8 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
     @dg.asset(
         key=key,
         ins={"rows": dg.AssetIn(key=["cookbook", spec.name], partition_mapping=by_split)},
-        deps=[dg.AssetDep(dg.AssetKey(["tokenizer", name])) for name in trained],
+        deps=[dg.AssetDep(dg.AssetKey(["tokenizer", name])) for name in trained]
+        + ([dg.AssetDep(dg.AssetKey(["sample", spec.name]), partition_mapping=by_split)] if sampled else []),
         partitions_def=parts,
         **attributes,
         code_version=code_version,
@@ -106,6 +112,7 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
         check_specs=check_specs(key, TOKENIZED_CHECKS, parts),
     )
     def _tokenized(context: dg.AssetExecutionContext, rows: pa.Table):
+        cookbook = rows
         started = time.time()
         name, (profile_name, config, split) = spec.name, _partition(context)
         root = context.resources.arrow_io_manager.root
@@ -114,6 +121,7 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
         def run():
             path = tokenized_file(root, name, profile_name, config, split)
             resolved = resolve_profile(profiles[profile_name], root)
+            rows = source_rows(profiles[profile_name], cookbook, root, name, config, split)
             upstream = upstream_version(rows)
             version = tokenized_version(upstream, resolved.artifact_hash)
             if version is not None and published_record(path).get("data_version") == version:
@@ -164,11 +172,28 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
                 cache = read_table(str(path))
             except FileNotFoundError:
                 return check_result(DRIFT.outcome(False, f"not materialized: {path}"))
-            rows = read_table(str(local_path(root, split_relpath("cookbook", spec.name, config, split))))
+            cookbook = read_table(str(local_path(root, split_relpath("cookbook", spec.name, config, split))))
+            rows = source_rows(profiles[profile_name], cookbook, root, spec.name, config, split)
             outcome: CheckOutcome = drift_outcome(cache, rows, resolve_profile(profiles[profile_name], root))
             return check_result(outcome)
 
     return [_tokenized, _drift]
+
+
+def source_rows(profile: Profile, cookbook: pa.Table, root: str, name: str, config: str, split: str) -> pa.Table:
+    """The rows a profile tokenizes: the cookbook split, or its published sample (``source: sample``)."""
+    if profile.source != "sample":
+        return cookbook
+    folder = sample_folder(root, name, config, split)
+    try:
+        return read_sample(folder)
+    except FileNotFoundError:
+        raise NotMaterializedError(
+            f"profile {profile.name!r} tokenizes sample/{name}, which is not materialized at {folder}",
+            dataset=name, config=config, split=split,
+            hint=f"materialize it with: dagster asset materialize -m datasets_pipeline.definitions --select sample/{name} "
+            f"--partition {config}/{split}",
+        ) from None
 
 
 def _sources(profile: Profile) -> dict[str, list[str]]:
@@ -238,13 +263,17 @@ def build_tokenizer_asset(profile: Profile) -> dg.AssetsDefinition:
 
 
 def tokenized_assets() -> list[dg.AssetsDefinition]:
-    """``tokenizer/<profile>`` per trained profile and ``tokenized/<name>`` per chat, preference, math and code dataset."""
+    """``tokenizer/<profile>`` per trained profile, ``sample/<name>`` and ``tokenized/<name>`` per chat,
+    preference, math and code dataset."""
     try:
         profiles = load_profiles()
+        samples = load_samples()
     except ProfileError as exc:
-        log.error("no tokenized assets: %s", exc)
+        log.error("no tokenized or sample assets: %s", exc)
         return []
-    assets: list[dg.AssetsDefinition] = []
+    assets: list[dg.AssetsDefinition] = [
+        build_sample_asset(spec, samples) for spec in CATALOG.values() if spec.family in TOKENIZED_FAMILIES
+    ]
     usable = dict(profiles)
     for profile in profiles.values():
         if profile.tokenizer.kind == "train":

@@ -24,7 +24,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -150,18 +150,31 @@ def table_stats(table: pa.Table, max_length: int | None) -> TokenStats:
     return stats
 
 
+def _with_labels(batches: Iterator[pa.RecordBatch], labels: pa.ChunkedArray) -> Iterator[pa.RecordBatch]:
+    """Append each row's sample ``split`` label to the tokenized batches (in row order)."""
+    offset = 0
+    for batch in batches:
+        yield batch.append_column("split", labels.slice(offset, batch.num_rows).combine_chunks())
+        offset += batch.num_rows
+
+
 def plan_tokenize(
     rows: pa.Table, tokenizer: ProfileTokenizer, resolved: ResolvedTokenizer, path: str | os.PathLike, version: str | None
 ) -> TokenizeRun:
     """The stream of one partition's run: incremental when the published file was made with the same
-    artifact hash and code version, else every row streamed from ``rows`` (memory-mapped)."""
+    artifact hash and code version, else every row streamed from ``rows`` (memory-mapped). Rows of a
+    sample keep their ``split`` label (and are always encoded: a sample is small)."""
     record = file_record(published_schema(path))
     empty, _ = tokenizer.tokenize(rows.slice(0, 0))
+    labelled = "split" in rows.column_names
+    if labelled:
+        empty = empty.append_column("split", pa.array([], pa.string()))
     schema = _with_record(empty.schema, version, resolved)
     if (
         record.get("artifact_hash") == resolved.artifact_hash
         and record.get("code") == CODE_VERSION
         and "uid" in rows.column_names
+        and not labelled
     ):
         from ..engine.ipc import read_table
 
@@ -171,7 +184,10 @@ def plan_tokenize(
         stream.stats.update(encoded_rows=result.tokenized_rows, reused_rows=result.reused_rows, token_stats=stats)
         return TokenizeRun(stream, True)
     stats = TokenStats()
-    stream = SplitStream(schema=schema, batches=tokenize_batches(rows.to_batches(), tokenizer, stats=stats))
+    batches = tokenize_batches(rows.to_batches(), tokenizer, stats=stats)
+    if labelled:
+        batches = _with_labels(batches, rows.column("split"))
+    stream = SplitStream(schema=schema, batches=batches)
 
     def finish(done: SplitStream) -> None:
         done.stats.update(encoded_rows=stats.rows, reused_rows=0, token_stats=stats)
