@@ -333,3 +333,71 @@ def test_trained_profile_tokenizer_asset_and_the_cli_partition(hub_server, hf_en
     want = tokenize_table(cook["train"], ProfileTokenizer(profile, TokenizersEncoder(stored)))
     assert table.cast(want.schema).equals(want) and table.num_rows == 60
     assert "RUN_SUCCESS" in done.stderr
+
+
+SAMPLED = """\
+samples: {{k: 120, seed: 3, splits: {{train: 96, val: 12, test: 12}}, min_chars: 1, max_chars: {max_chars}}}
+profiles:
+  qwen3s:
+    tokenizer: {{path: {path}}}
+    renderer: qwen3
+    max_length: 64
+    source: sample
+"""
+
+
+def test_sample_is_seeded_filtered_labelled_once_and_tokenizable(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    from datasets_pipeline.engine.reservoir import assign_splits, reservoir_sample
+
+    rows = no_robots_rows(300, seed=9)
+    for i in range(0, 300, 10):  # every tenth conversation is blank: the pre-filter drops it
+        rows[i]["messages"] = [{"role": "user", "content": "  "}, {"role": "assistant", "content": ""}]
+    serve_no_robots(hub_server, rows)
+    profiles = tmp_path / "tokenizers.yaml"
+    profiles.write_text(SAMPLED.format(path=TOKENIZER_FILE, max_chars=400))
+    monkeypatch.setenv("DATASETS_PIPELINE_TOKENIZERS", str(profiles))
+    run(["raw/no_robots", "cookbook/no_robots"], "default/train")
+    missing = run(["tokenized/no_robots"], "qwen3s|default/train", ok=False)
+    assert "profile 'qwen3s' tokenizes sample/no_robots, which is not materialized" in failure_message(missing)
+    assert "--select sample/no_robots --partition default/train" in failure_message(missing)
+
+    result = run(["sample/no_robots"], "default/train")
+    folder = data_dir / "sample" / "no_robots" / "default" / "train"
+    sample = read_table(folder / "manifest.arrow")
+    # reference: the same filter in Python, then the engine's reservoir and split assignment
+    cookbook = read_table(data_dir / "cookbook" / "no_robots" / "default" / "train.arrow")
+    texts = ["\n".join(m["content"] for m in conv).strip() for conv in cookbook.column("messages").to_pylist()]
+    keep = [1 <= len(t) <= 400 for t in texts]
+    assert sum(keep) < 270  # blank rows and overlong rows were dropped
+    want = reservoir_sample(cookbook.filter(pa.array(keep)).to_batches(max_chunksize=7), 120, 3)
+    want = assign_splits(want, {"train": 96, "val": 12, "test": 12}, seed=3)
+    assert sample.column("uid").to_pylist() == want.column("uid").to_pylist()
+    assert sample.column("split").to_pylist() == want.column("split").to_pylist()
+    assert sample.drop_columns(["split"]).select(cookbook.column_names).equals(want.select(cookbook.column_names))
+    meta = metadata(result, "sample/no_robots")
+    assert meta["splits"] == {"train": 96, "val": 12, "test": 12} and meta["dagster/row_count"] == 120
+    assert (meta["rows_seen"], meta["dropped_short"], meta["dropped_long"]) == (300, 30, 300 - 30 - sum(keep))
+    record = json.loads((folder / "manifest.meta.json").read_text())
+    raw_sha = read_table(data_dir / "raw" / "no_robots" / "default" / "train.arrow").schema.metadata
+    assert (record["source"], record["seed"], record["k"], record["counts"]) == (
+        "cookbook/no_robots@default/train", 3, 120, {"train": 96, "val": 12, "test": 12})
+    assert record["revision"] == meta["revision"] and len(record["revision"]) == 40 and record["revision"].encode() in b"".join(raw_sha.values())
+    assert record["filters"]["max_chars"] == 400 and record["algorithm"] == "reservoir-R/numpy-pcg64-random-v1"
+
+    # same inputs, same sample: the published manifest is kept as it is
+    before = (folder / "manifest.arrow").read_bytes()
+    again = metadata(run(["sample/no_robots"], "default/train"), "sample/no_robots")
+    assert again["unchanged"].startswith("inputs unchanged") and (folder / "manifest.arrow").read_bytes() == before
+
+    # a cache of the sample keeps each row's label
+    run(["tokenized/no_robots"], "qwen3s|default/train")
+    table = cached(data_dir, "qwen3s")
+    ref = tokenize_table(sample, ProfileTokenizer(load_profile("qwen3s", profiles), TokenizersEncoder(TOKENIZER_FILE)))
+    assert table.column_names == ["tokens", "weights", "length", "uid", "source_row", "split"]
+    assert table.drop_columns(["split"]).cast(ref.schema).equals(ref) and table.column("split").equals(sample.column("split"))
+
+    # a sample setting changes: a new sample (k = 60 of the same rows)
+    profiles.write_text(SAMPLED.format(path=TOKENIZER_FILE, max_chars=400).replace("k: 120", "k: 60").replace(
+        "{train: 96, val: 12, test: 12}", "{train: 0.5, val: 0.25, test: 0.25}"))
+    changed = metadata(run(["sample/no_robots"], "default/train"), "sample/no_robots")
+    assert changed["splits"] == {"train": 30, "val": 15, "test": 15} and changed["data_version"] != meta["data_version"]
