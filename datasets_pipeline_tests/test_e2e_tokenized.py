@@ -401,3 +401,28 @@ def test_sample_is_seeded_filtered_labelled_once_and_tokenizable(hub_server, hf_
         "{train: 96, val: 12, test: 12}", "{train: 0.5, val: 0.25, test: 0.25}"))
     changed = metadata(run(["sample/no_robots"], "default/train"), "sample/no_robots")
     assert changed["splits"] == {"train": 30, "val": 15, "test": 15} and changed["data_version"] != meta["data_version"]
+
+
+def test_automation_refreshes_materialized_caches_only(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    from datasets_pipeline.defs.assets import catalog_assets
+    from datasets_pipeline.definitions import resources
+
+    rows = no_robots_rows(30, seed=11)
+    serve_no_robots(hub_server, rows)
+    write_profiles(tmp_path, monkeypatch)
+    with dg.instance_for_test() as instance:
+        run(["raw/no_robots", "cookbook/no_robots"], "default/train", instance)
+        run(["tokenized/no_robots"], "qwen3|default/train", instance)
+        selection = dg.AssetSelection.assets(["tokenized", "no_robots"], ["sample", "no_robots"])
+        first = dg.evaluate_automation_conditions(dg.Definitions(assets=catalog_assets(), resources=resources()), instance, asset_selection=selection)
+        assert first.total_requested == 0  # missing partitions (llama3, test, samples) are not built by automation
+
+        changed = [dict(r) for r in rows]
+        changed[4]["messages"] = conversations(1, seed=12)[0]
+        serve_no_robots(hub_server, changed, update=True)
+        run(["raw/no_robots", "cookbook/no_robots"], "default/train", instance)
+        second = dg.evaluate_automation_conditions(dg.Definitions(assets=catalog_assets(), resources=resources()), instance, asset_selection=selection, cursor=first.cursor)
+        requested = {
+            (key.to_user_string(), str(p)) for key in (dg.AssetKey(["tokenized", "no_robots"]), dg.AssetKey(["sample", "no_robots"]))
+            for p in second.get_requested_partitions(key)}
+        assert requested == {("tokenized/no_robots", "qwen3|default/train")}

@@ -29,7 +29,7 @@ from ..steps.sample import (
 from ..steps.tokenized import upstream_version
 from ..steps.versions import UNCHANGED_NOTE, digest
 from ..tokenize.samples import SampleSpec
-from .automation_conditions import follow_upstream
+from .automation_conditions import refresh_materialized
 from .checks import check_results, check_specs, gated
 from .metadata import metadata_value
 from .partitions import split_partitions
@@ -53,7 +53,7 @@ def build_sample_asset(spec: DatasetSpec, samples: SampleSpec) -> dg.AssetsDefin
         ),
         metadata={"layer": "sample", "settings": dg.MetadataValue.json(samples.settings()), "algorithm": RESERVOIR_ALGORITHM},
         code_version=f"{SAMPLE_CODE_VERSION}-{digest(samples.canonical())}",
-        automation_condition=follow_upstream(),
+        automation_condition=refresh_materialized(),
         required_resource_keys={"arrow_io_manager"},
         check_specs=check_specs(key, (SAMPLE_ROWS,), parts),
     )

@@ -49,7 +49,7 @@ from ..tokenize.profiles import Profile, ProfileError, canonical_json, load_prof
 from ..tokenize.store import publish_trained
 from ..tokenize.tokenize_table import ProfileTokenizer
 from ..tokenize.training import table_texts
-from .automation_conditions import follow_upstream
+from .automation_conditions import refresh_materialized
 from .checks import check_result, check_results, check_specs, gated
 from .dataset_dict import _by_partition
 from .metadata import metadata_value, table_metadata
@@ -107,7 +107,7 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
         partitions_def=parts,
         **attributes,
         code_version=code_version,
-        automation_condition=follow_upstream(),
+        automation_condition=refresh_materialized(),
         required_resource_keys={"arrow_io_manager"},
         check_specs=check_specs(key, TOKENIZED_CHECKS, parts),
     )
@@ -231,7 +231,7 @@ def build_tokenizer_asset(profile: Profile) -> dg.AssetsDefinition:
                      "stored by its sha256 under tokenizer/<profile>/<sha256>/."),
         metadata={"layer": "tokenizer", "profile": profile.name, "settings": dg.MetadataValue.json(settings)},
         code_version=f"train-{digest(canonical_json(settings))}",
-        automation_condition=follow_upstream(),
+        automation_condition=refresh_materialized(),
         required_resource_keys={"arrow_io_manager"},
     )
     def _tokenizer(context: dg.AssetExecutionContext, **inputs):
