@@ -426,3 +426,44 @@ def test_automation_refreshes_materialized_caches_only(hub_server, hf_env, data_
             (key.to_user_string(), str(p)) for key in (dg.AssetKey(["tokenized", "no_robots"]), dg.AssetKey(["sample", "no_robots"]))
             for p in second.get_requested_partitions(key)}
         assert requested == {("tokenized/no_robots", "qwen3|default/train")}
+
+
+def test_math_preference_and_code_caches(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    import gzip
+
+    from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files
+
+    hub_server.add_repo("openai/gsm8k", gsm8k_repo_files())
+    pairs = [{"chosen": f"\n\nHuman: What is {i}+{i}?\n\nAssistant: {2 * i}.", "rejected": f"\n\nHuman: What is {i}+{i}?\n\nAssistant: {i}."}
+             for i in range(1, 13)]
+    hub_server.add_repo("Anthropic/hh-rlhf", {
+        "README.md": card({"default": {"train": "*/train.jsonl.gz", "test": "*/test.jsonl.gz"}}),
+        "harmless-base/train.jsonl.gz": gzip.compress("\n".join(json.dumps(r) for r in pairs).encode()),
+        "harmless-base/test.jsonl.gz": gzip.compress(json.dumps(pairs[0]).encode()),
+    })
+    code = pa.Table.from_pylist([
+        {"problem": f"Print {i} times n.", "starter_code": "", "metadata": "{}",
+         "tests": json.dumps([{"input": "3\n", "output": f"{3 * i}\n", "testtype": "stdin"}])} for i in range(5)])
+    hub_server.add_repo("agentica-org/DeepCoder-Preview-Dataset", {
+        "README.md": card({"lcbv5": {"train": "lcbv5/train-*", "test": "lcbv5/test-*"}}),
+        "lcbv5/train-00000-of-00001.parquet": parquet_bytes(code),
+        "lcbv5/test-00000-of-00001.parquet": parquet_bytes(code.slice(0, 1)),
+    })
+    profiles = write_profiles(tmp_path, monkeypatch, max_length=40)
+    expected_columns = {
+        "gsm8k": ["tokens", "answer", "length", "uid", "source_row"],
+        "hh_rlhf": ["chosen_tokens", "chosen_weights", "rejected_tokens", "rejected_weights", "chosen_length",
+                    "rejected_length", "length", "uid", "source_row"],
+        "deepcoder": ["tokens", "tests", "length", "uid", "source_row"],
+    }
+    for name, split, rows in (("gsm8k", "main/test", 1319), ("hh_rlhf", "default/train", 12), ("deepcoder", "lcbv5/train", 5)):
+        run([f"raw/{name}", f"cookbook/{name}"], split)
+        meta = metadata(run([f"tokenized/{name}"], f"qwen3|{split}"), f"tokenized/{name}")
+        config, part = split.split("/")
+        cookbook = read_table(data_dir / "cookbook" / name / config / f"{part}.arrow")
+        table = read_table(data_dir / "tokenized" / name / "qwen3" / config / f"{part}.arrow")
+        want = reference(profiles, "qwen3", cookbook)
+        assert table.column_names == expected_columns[name] and table.num_rows == rows
+        assert table.cast(want.schema).equals(want), name
+        assert meta["rows"] == rows and meta["trained_tokens"] == (0 if name != "hh_rlhf" else int(pc_sum(want, "chosen_weights") + pc_sum(want, "rejected_weights")))
+        assert {c.name for c in meta["dagster/column_schema"].columns} == set(expected_columns[name])

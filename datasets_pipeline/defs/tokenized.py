@@ -52,7 +52,7 @@ from ..tokenize.training import table_texts
 from .automation_conditions import refresh_materialized
 from .checks import check_result, check_results, check_specs, gated
 from .dataset_dict import _by_partition
-from .metadata import metadata_value, table_metadata
+from .metadata import column_schema, metadata_value, table_metadata
 from .spec_metadata import layer_attributes
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,8 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
                 outcomes = tokenized_checks(table, rows, stats["token_stats"])
                 summary = tokenized_summary(resolved, stats["token_stats"], upstream, version)
                 meta = table_metadata(table, staged.stats, {}, partitioned=True)
-                meta["dagster/column_schema"] = _column_schema(spec.family)
+                docs = {n: d for n, _, d in TOKENIZED_COLUMNS[spec.family]} | {"split": "The sample's label (train / val / test)."}
+                meta["dagster/column_schema"] = column_schema(table.schema, docs)
                 meta.update(_metadata(summary, {"encoded_rows": stats["encoded_rows"], "reused_rows": stats["reused_rows"],
                                                 "incremental": planned.incremental, "path": str(path)}))
                 publish_checked(staged, outcomes)
