@@ -278,7 +278,7 @@ def test_drift_check_fails_when_the_tokenizer_file_changes(hub_server, hf_env, d
     differ = {i for i in range(120) if again.column("tokens")[i] != cache.column("tokens")[i]}
     picked = sorted(np.random.default_rng(0).choice(120, size=64, replace=False).tolist())
     assert meta["mismatched_rows"] == [i for i in picked if i in differ][:20] and differ
-    assert f"of 64 sampled rows encode differently with the current tokenizer" in evaluation.description
+    assert "of 64 sampled rows encode differently with the current tokenizer" in evaluation.description
     # materializing again re-encodes with the new file (artifact hash changed) and the check passes
     again_run = run(["tokenized/no_robots"], part)
     assert checks(again_run)["drift"] is True and metadata(again_run, "tokenized/no_robots")["encoded_rows"] == 120

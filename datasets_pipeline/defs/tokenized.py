@@ -31,7 +31,6 @@ from ..steps.tokenized import (
     TOKENIZED_CHECKS,
     TOKENIZED_COLUMNS,
     TOKENIZED_FAMILIES,
-    UNCHANGED_NOTE,
     drift_outcome,
     plan_tokenize,
     profiles_code_version,
@@ -44,7 +43,7 @@ from ..steps.tokenized import (
     tokenized_version,
     upstream_version,
 )
-from ..steps.versions import digest
+from ..steps.versions import UNCHANGED_NOTE, digest
 from ..tokenize.profiles import Profile, ProfileError, canonical_json, load_profiles
 from ..tokenize.store import publish_trained
 from ..tokenize.tokenize_table import ProfileTokenizer

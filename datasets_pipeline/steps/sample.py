@@ -13,7 +13,6 @@ so a re-run with unchanged inputs keeps the published sample as it is.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterator
 

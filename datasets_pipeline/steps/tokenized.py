@@ -40,7 +40,7 @@ from ..tokenize.store import resolve_trained
 from ..tokenize.tokenize_table import ProfileTokenizer, TokenStats, tokenize_batches
 from .checks import CheckDef, CheckOutcome
 from .stream import SplitStream
-from .versions import UNCHANGED_NOTE, VERSION_KEY, digest, published_schema
+from .versions import VERSION_KEY, digest, published_schema
 
 #: Bumped whenever the same profile and rows would give other tokens (renderers, assembly, columns).
 CODE_VERSION = "tokenized-1"
