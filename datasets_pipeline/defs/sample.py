@@ -43,7 +43,7 @@ def build_sample_asset(spec: DatasetSpec, samples: SampleSpec) -> dg.AssetsDefin
         key=key,
         ins={"rows": dg.AssetIn(key=["cookbook", spec.name])},
         partitions_def=parts,
-        group_name=spec.group,
+        group_name="samples",
         kinds={"sample", "arrow"},
         owners=[OWNER],
         tags={"family": spec.family, "layer": "sample"},

@@ -55,6 +55,8 @@ from .metadata import column_schema, metadata_value, table_metadata
 from .spec_metadata import layer_attributes
 
 log = logging.getLogger(__name__)
+#: The UI group of every tokenized/<name> and tokenizer/<profile> asset.
+TOKENIZED_GROUP = "tokenized"
 
 
 def tokenized_partitions(name: str, profiles: tuple[str, ...]) -> dg.MultiPartitionsDefinition:
@@ -94,6 +96,7 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
     with warnings.catch_warnings():  # MultiToSingleDimensionPartitionMapping is a beta class of Dagster 1.13
         warnings.simplefilter("ignore", dg.BetaWarning)
         by_split = dg.MultiToSingleDimensionPartitionMapping("split")
+    attributes["group_name"] = TOKENIZED_GROUP  # the families' groups stay raw → cookbook → dataset_dict
     attributes["metadata"] = {**attributes["metadata"], "partitions": len(profiles) * len(spec.partition_keys),
                               "profiles": dg.MetadataValue.json(sorted(profiles)),
                               "dagster/column_schema": _column_schema(spec.family)}
@@ -222,7 +225,7 @@ def build_tokenizer_asset(profile: Profile) -> dg.AssetsDefinition:
         key=key,
         ins={ds: dg.AssetIn(key=["cookbook", ds], partition_mapping=dg.SpecificPartitionsPartitionMapping(keys))
              for ds, keys in sources.items()},
-        group_name="tokenizers",
+        group_name=TOKENIZED_GROUP,
         kinds={"tokenizer"},
         owners=[OWNER],
         tags={"layer": "tokenizer", "profile": profile.name},
