@@ -18,8 +18,6 @@ import pyarrow as pa
 from ..catalog import CATALOG
 from ..catalog.spec import DatasetSpec
 from ..engine.ipc import read_table
-from ..errors import NotMaterializedError
-from ..steps.sample import read_sample, sample_folder
 from ..tokenize.samples import load_samples
 from .sample import build_sample_asset
 from ..paths import check_partition_key, local_path, split_relpath
@@ -36,6 +34,7 @@ from ..steps.tokenized import (
     profiles_code_version,
     published_record,
     resolve_profile,
+    source_rows,
     table_stats,
     tokenized_checks,
     tokenized_file,
@@ -181,22 +180,6 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
             return check_result(outcome)
 
     return [_tokenized, _drift]
-
-
-def source_rows(profile: Profile, cookbook: pa.Table, root: str, name: str, config: str, split: str) -> pa.Table:
-    """The rows a profile tokenizes: the cookbook split, or its published sample (``source: sample``)."""
-    if profile.source != "sample":
-        return cookbook
-    folder = sample_folder(root, name, config, split)
-    try:
-        return read_sample(folder)
-    except FileNotFoundError:
-        raise NotMaterializedError(
-            f"profile {profile.name!r} tokenizes sample/{name}, which is not materialized at {folder}",
-            dataset=name, config=config, split=split,
-            hint=f"materialize it with: dagster asset materialize -m datasets_pipeline.definitions --select sample/{name} "
-            f"--partition {config}/{split}",
-        ) from None
 
 
 def _sources(profile: Profile) -> dict[str, list[str]]:

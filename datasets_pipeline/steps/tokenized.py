@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..engine.ipc import read_schema
+from ..errors import NotMaterializedError
 from ..hub.checksum import sha256_of
 from ..paths import local_path, require_local, tokenized_relpath
 from ..tokenize.incremental import drift_check, tokenize_incremental
@@ -39,6 +40,7 @@ from ..tokenize.resolve import ResolvedTokenizer, resolve_tokenizer
 from ..tokenize.store import resolve_trained
 from ..tokenize.tokenize_table import ProfileTokenizer, TokenStats, tokenize_batches
 from .checks import CheckDef, CheckOutcome
+from .sample import read_sample, sample_folder
 from .stream import SplitStream
 from .versions import VERSION_KEY, digest, published_schema
 
@@ -94,6 +96,22 @@ def resolve_profile(profile: Profile, root: str) -> ResolvedTokenizer:
     if profile.tokenizer.kind == "train":
         return resolve_trained(profile, root)
     return resolve_tokenizer(profile)
+
+
+def source_rows(profile: Profile, cookbook: pa.Table, root: str, name: str, config: str, split: str) -> pa.Table:
+    """The rows a profile tokenizes: the cookbook split, or its published sample (``source: sample``)."""
+    if profile.source != "sample":
+        return cookbook
+    folder = sample_folder(root, name, config, split)
+    try:
+        return read_sample(folder)
+    except FileNotFoundError:
+        raise NotMaterializedError(
+            f"profile {profile.name!r} tokenizes sample/{name}, which is not materialized at {folder}",
+            dataset=name, config=config, split=split,
+            hint=f"materialize it with: dagster asset materialize -m datasets_pipeline.definitions --select sample/{name} "
+            f"--partition {config}/{split}",
+        ) from None
 
 
 def tokenized_version(upstream: str | None, artifact_hash: str) -> str | None:
