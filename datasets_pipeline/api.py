@@ -12,34 +12,53 @@ from .engine.versioned_dir import resolve_dir
 from .errors import NotMaterializedError
 from .mixtures.recipes import CONFIG as RECIPE_CONFIG
 from .mixtures.recipes import load_recipes
-from .paths import check_segment, data_root, is_remote, local_path, split_relpath
+from .paths import check_segment, data_root, is_remote, local_path, split_relpath, tokenized_relpath
 from .steps.mixture import load_mixture_file, mixture_file
 
 LOAD_LAYERS = ("raw", "cookbook", "tokenized", "mixture")
 
 
-def _materialize_hint(layer: str, name: str, config: str, split: str | None = None) -> str:
+def _materialize_hint(layer: str, name: str, config: str, split: str | None = None, profile: str | None = None) -> str:
     partition = f"{config}/{split}" if split is not None else config
+    if profile is not None:
+        partition = f'"{profile}|{partition}"'
     return (
         f"materialize it with: dagster asset materialize -m datasets_pipeline.definitions "
         f"--select {layer}/{name} --partition {partition}"
     )
 
 
-def not_materialized(layer: str, name: str, config: str, split: str, location: str) -> NotMaterializedError:
+def not_materialized(
+    layer: str, name: str, config: str, split: str, location: str, profile: str | None = None
+) -> NotMaterializedError:
     """The error ``load()`` (and a run missing an upstream partition) raises for an absent split."""
+    what = f"{layer}/{name}" if profile is None else f"{layer}/{name} for profile {profile!r}"
     return NotMaterializedError(
-        f"{layer}/{name} is not materialized at {location}",
-        dataset=name, config=config, split=split, hint=_materialize_hint(layer, name, config, split),
+        f"{what} is not materialized at {location}",
+        dataset=name, config=config, split=split, hint=_materialize_hint(layer, name, config, split, profile),
     )
 
 
-def load(name: str, config: str | None = None, split: str = "train", *, layer: str = "cookbook") -> pa.Table:
+def _profile_names() -> str:
+    """The profile names of the tokenizer profiles file, for error messages."""
+    from .tokenize.profiles import ProfileError, load_profiles, profiles_path
+
+    try:
+        return f"profiles in {profiles_path()}: {', '.join(load_profiles())}"
+    except ProfileError as exc:
+        return f"the profiles file cannot be read: {exc}"
+
+
+def load(
+    name: str, config: str | None = None, split: str = "train", *, layer: str = "cookbook", profile: str | None = None
+) -> pa.Table:
     """The materialized ``layer/<name>`` partition ``"<config>/<split>"`` as a memory-mapped ``pyarrow.Table``.
 
     ``config=None`` means the dataset's default config (``default`` if it has one, else the first
-    config its card lists). Raises :class:`NotMaterializedError` naming the command to run when the
-    partition has not been materialized, and ``KeyError``/``ValueError`` for unknown names.
+    config its card lists). ``layer="tokenized"`` needs ``profile`` (a profile name of
+    ``tokenizers.yaml``): the partition ``"<profile>|<config>/<split>"``. Raises
+    :class:`NotMaterializedError` naming the command to run when the partition has not been
+    materialized, and ``KeyError``/``ValueError`` for unknown names.
 
     ``layer="mixture"``: ``name`` is a mixture of ``mixtures.yaml`` and ``split`` is ``"train"`` or
     ``"test"`` (see :func:`load_mixture`).
@@ -50,6 +69,10 @@ def load(name: str, config: str | None = None, split: str = "train", *, layer: s
         return load_mixture(name, split)
     if layer not in LOAD_LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LOAD_LAYERS)}, not {layer!r}")
+    if layer == "tokenized" and profile is None:
+        raise ValueError(f"load(..., layer='tokenized') needs profile=<profile name>; {_profile_names()}")
+    if layer != "tokenized" and profile is not None:
+        raise ValueError(f"profile= applies to layer='tokenized' only, not layer={layer!r}")
     spec = get_spec(name)
     config = spec.default_config if config is None else config
     if config not in spec.splits:
@@ -57,12 +80,16 @@ def load(name: str, config: str | None = None, split: str = "train", *, layer: s
     if split not in spec.splits[config]:
         raise ValueError(f"{name} config {config!r} has no split {split!r}; splits: {', '.join(spec.splits[config])}")
     root = data_root()
-    rel = split_relpath(layer, name, config, split)
+    rel = tokenized_relpath(name, profile, config, split) if profile is not None else split_relpath(layer, name, config, split)
     location = f"{root}/{rel}" if is_remote(root) else str(local_path(root, rel))
     try:
         return read_table(location)
     except FileNotFoundError:
-        raise not_materialized(layer, name, config, split, location) from None
+        error = not_materialized(layer, name, config, split, location, profile)
+        if profile is not None:
+            error.hint = f"{error.hint} ({_profile_names()})"
+            error.with_context()
+        raise error from None
 
 
 def load_mixture(name: str, split: str = "train") -> pa.Table:

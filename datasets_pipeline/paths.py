@@ -72,8 +72,8 @@ def tokenizer_relpath(profile: str, sha256: str | None = None, file: str | None 
 
 
 def sample_relpath(name: str, config: str, split: str) -> str:
-    """Relative path of one sampled split: ``sample/<name>/<config>/<split>.arrow``."""
-    return split_relpath("sample", name, config, split)
+    """Relative folder of one sampled split: ``sample/<name>/<config>/<split>`` (``manifest.arrow``, ``manifest.meta.json``)."""
+    return split_relpath("sample", name, config, split).removesuffix(".arrow")
 
 
 def require_local(root: str, layer: str, asset: str | None = None) -> None:

@@ -27,3 +27,12 @@ def follow_upstream() -> dg.AutomationCondition:
     return dg.AutomationCondition.eager().replace("any_deps_updated", deps_data_changed()).with_label(
         "follow_upstream (eager on upstream data changes)"
     )
+
+
+def refresh_materialized() -> dg.AutomationCondition:
+    """``follow_upstream()`` for partitions that were materialized before: caches and samples are kept
+    fresh when their upstream data changes, but never built for the first time by automation (a
+    profile × split grid of every dataset would otherwise be tokenized as soon as its cookbook exists)."""
+    return (follow_upstream() & ~dg.AutomationCondition.missing()).with_label(
+        "refresh_materialized (follow_upstream for partitions materialized before)"
+    )

@@ -18,6 +18,8 @@ import pyarrow as pa
 from ..catalog import CATALOG
 from ..catalog.spec import DatasetSpec
 from ..engine.ipc import read_table
+from ..tokenize.samples import load_samples
+from .sample import build_sample_asset
 from ..paths import check_partition_key, local_path, split_relpath
 from ..steps.checks import CheckOutcome
 from ..steps.presentation import OWNER
@@ -27,12 +29,12 @@ from ..steps.tokenized import (
     TOKENIZED_CHECKS,
     TOKENIZED_COLUMNS,
     TOKENIZED_FAMILIES,
-    UNCHANGED_NOTE,
     drift_outcome,
     plan_tokenize,
     profiles_code_version,
     published_record,
     resolve_profile,
+    source_rows,
     table_stats,
     tokenized_checks,
     tokenized_file,
@@ -40,18 +42,20 @@ from ..steps.tokenized import (
     tokenized_version,
     upstream_version,
 )
-from ..steps.versions import digest
+from ..steps.versions import UNCHANGED_NOTE, digest
 from ..tokenize.profiles import Profile, ProfileError, canonical_json, load_profiles
 from ..tokenize.store import publish_trained
 from ..tokenize.tokenize_table import ProfileTokenizer
 from ..tokenize.training import table_texts
-from .automation_conditions import follow_upstream
+from .automation_conditions import refresh_materialized
 from .checks import check_result, check_results, check_specs, gated
 from .dataset_dict import _by_partition
-from .metadata import metadata_value, table_metadata
+from .metadata import column_schema, metadata_value, table_metadata
 from .spec_metadata import layer_attributes
 
 log = logging.getLogger(__name__)
+#: The UI group of every tokenized/<name> and tokenizer/<profile> asset.
+TOKENIZED_GROUP = "tokenized"
 
 
 def tokenized_partitions(name: str, profiles: tuple[str, ...]) -> dg.MultiPartitionsDefinition:
@@ -82,6 +86,7 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
     key = dg.AssetKey(["tokenized", spec.name])
     parts = tokenized_partitions(spec.name, tuple(profiles))
     trained = [p.name for p in profiles.values() if p.tokenizer.kind == "train"]
+    sampled = any(p.source == "sample" for p in profiles.values())
     attributes = layer_attributes(
         spec, "tokenized",
         f"Token ids and loss weights of each cookbook split under each profile of tokenizers.yaml "
@@ -90,6 +95,7 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
     with warnings.catch_warnings():  # MultiToSingleDimensionPartitionMapping is a beta class of Dagster 1.13
         warnings.simplefilter("ignore", dg.BetaWarning)
         by_split = dg.MultiToSingleDimensionPartitionMapping("split")
+    attributes["group_name"] = TOKENIZED_GROUP  # the families' groups stay raw → cookbook → dataset_dict
     attributes["metadata"] = {**attributes["metadata"], "partitions": len(profiles) * len(spec.partition_keys),
                               "profiles": dg.MetadataValue.json(sorted(profiles)),
                               "dagster/column_schema": _column_schema(spec.family)}
@@ -97,15 +103,17 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
     @dg.asset(
         key=key,
         ins={"rows": dg.AssetIn(key=["cookbook", spec.name], partition_mapping=by_split)},
-        deps=[dg.AssetDep(dg.AssetKey(["tokenizer", name])) for name in trained],
+        deps=[dg.AssetDep(dg.AssetKey(["tokenizer", name])) for name in trained]
+        + ([dg.AssetDep(dg.AssetKey(["sample", spec.name]), partition_mapping=by_split)] if sampled else []),
         partitions_def=parts,
         **attributes,
         code_version=code_version,
-        automation_condition=follow_upstream(),
+        automation_condition=refresh_materialized(),
         required_resource_keys={"arrow_io_manager"},
         check_specs=check_specs(key, TOKENIZED_CHECKS, parts),
     )
     def _tokenized(context: dg.AssetExecutionContext, rows: pa.Table):
+        cookbook = rows
         started = time.time()
         name, (profile_name, config, split) = spec.name, _partition(context)
         root = context.resources.arrow_io_manager.root
@@ -114,6 +122,7 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
         def run():
             path = tokenized_file(root, name, profile_name, config, split)
             resolved = resolve_profile(profiles[profile_name], root)
+            rows = source_rows(profiles[profile_name], cookbook, root, name, config, split)
             upstream = upstream_version(rows)
             version = tokenized_version(upstream, resolved.artifact_hash)
             if version is not None and published_record(path).get("data_version") == version:
@@ -132,7 +141,8 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
                 outcomes = tokenized_checks(table, rows, stats["token_stats"])
                 summary = tokenized_summary(resolved, stats["token_stats"], upstream, version)
                 meta = table_metadata(table, staged.stats, {}, partitioned=True)
-                meta["dagster/column_schema"] = _column_schema(spec.family)
+                docs = {n: d for n, _, d in TOKENIZED_COLUMNS[spec.family]} | {"split": "The sample's label (train / val / test)."}
+                meta["dagster/column_schema"] = column_schema(table.schema, docs)
                 meta.update(_metadata(summary, {"encoded_rows": stats["encoded_rows"], "reused_rows": stats["reused_rows"],
                                                 "incremental": planned.incremental, "path": str(path)}))
                 publish_checked(staged, outcomes)
@@ -164,7 +174,8 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
                 cache = read_table(str(path))
             except FileNotFoundError:
                 return check_result(DRIFT.outcome(False, f"not materialized: {path}"))
-            rows = read_table(str(local_path(root, split_relpath("cookbook", spec.name, config, split))))
+            cookbook = read_table(str(local_path(root, split_relpath("cookbook", spec.name, config, split))))
+            rows = source_rows(profiles[profile_name], cookbook, root, spec.name, config, split)
             outcome: CheckOutcome = drift_outcome(cache, rows, resolve_profile(profiles[profile_name], root))
             return check_result(outcome)
 
@@ -197,7 +208,7 @@ def build_tokenizer_asset(profile: Profile) -> dg.AssetsDefinition:
         key=key,
         ins={ds: dg.AssetIn(key=["cookbook", ds], partition_mapping=dg.SpecificPartitionsPartitionMapping(keys))
              for ds, keys in sources.items()},
-        group_name="tokenizers",
+        group_name=TOKENIZED_GROUP,
         kinds={"tokenizer"},
         owners=[OWNER],
         tags={"layer": "tokenizer", "profile": profile.name},
@@ -206,7 +217,7 @@ def build_tokenizer_asset(profile: Profile) -> dg.AssetsDefinition:
                      "stored by its sha256 under tokenizer/<profile>/<sha256>/."),
         metadata={"layer": "tokenizer", "profile": profile.name, "settings": dg.MetadataValue.json(settings)},
         code_version=f"train-{digest(canonical_json(settings))}",
-        automation_condition=follow_upstream(),
+        automation_condition=refresh_materialized(),
         required_resource_keys={"arrow_io_manager"},
     )
     def _tokenizer(context: dg.AssetExecutionContext, **inputs):
@@ -238,13 +249,17 @@ def build_tokenizer_asset(profile: Profile) -> dg.AssetsDefinition:
 
 
 def tokenized_assets() -> list[dg.AssetsDefinition]:
-    """``tokenizer/<profile>`` per trained profile and ``tokenized/<name>`` per chat, preference, math and code dataset."""
+    """``tokenizer/<profile>`` per trained profile, ``sample/<name>`` and ``tokenized/<name>`` per chat,
+    preference, math and code dataset."""
     try:
         profiles = load_profiles()
+        samples = load_samples()
     except ProfileError as exc:
-        log.error("no tokenized assets: %s", exc)
+        log.error("no tokenized or sample assets: %s", exc)
         return []
-    assets: list[dg.AssetsDefinition] = []
+    assets: list[dg.AssetsDefinition] = [
+        build_sample_asset(spec, samples) for spec in CATALOG.values() if spec.family in TOKENIZED_FAMILIES
+    ]
     usable = dict(profiles)
     for profile in profiles.values():
         if profile.tokenizer.kind == "train":

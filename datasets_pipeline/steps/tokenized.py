@@ -24,13 +24,14 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..engine.ipc import read_schema
+from ..errors import NotMaterializedError
 from ..hub.checksum import sha256_of
 from ..paths import local_path, require_local, tokenized_relpath
 from ..tokenize.incremental import drift_check, tokenize_incremental
@@ -39,8 +40,9 @@ from ..tokenize.resolve import ResolvedTokenizer, resolve_tokenizer
 from ..tokenize.store import resolve_trained
 from ..tokenize.tokenize_table import ProfileTokenizer, TokenStats, tokenize_batches
 from .checks import CheckDef, CheckOutcome
+from .sample import read_sample, sample_folder
 from .stream import SplitStream
-from .versions import UNCHANGED_NOTE, VERSION_KEY, digest, published_schema
+from .versions import VERSION_KEY, digest, published_schema
 
 #: Bumped whenever the same profile and rows would give other tokens (renderers, assembly, columns).
 CODE_VERSION = "tokenized-1"
@@ -94,6 +96,22 @@ def resolve_profile(profile: Profile, root: str) -> ResolvedTokenizer:
     if profile.tokenizer.kind == "train":
         return resolve_trained(profile, root)
     return resolve_tokenizer(profile)
+
+
+def source_rows(profile: Profile, cookbook: pa.Table, root: str, name: str, config: str, split: str) -> pa.Table:
+    """The rows a profile tokenizes: the cookbook split, or its published sample (``source: sample``)."""
+    if profile.source != "sample":
+        return cookbook
+    folder = sample_folder(root, name, config, split)
+    try:
+        return read_sample(folder)
+    except FileNotFoundError:
+        raise NotMaterializedError(
+            f"profile {profile.name!r} tokenizes sample/{name}, which is not materialized at {folder}",
+            dataset=name, config=config, split=split,
+            hint=f"materialize it with: dagster asset materialize -m datasets_pipeline.definitions --select sample/{name} "
+            f"--partition {config}/{split}",
+        ) from None
 
 
 def tokenized_version(upstream: str | None, artifact_hash: str) -> str | None:
@@ -150,18 +168,31 @@ def table_stats(table: pa.Table, max_length: int | None) -> TokenStats:
     return stats
 
 
+def _with_labels(batches: Iterator[pa.RecordBatch], labels: pa.ChunkedArray) -> Iterator[pa.RecordBatch]:
+    """Append each row's sample ``split`` label to the tokenized batches (in row order)."""
+    offset = 0
+    for batch in batches:
+        yield batch.append_column("split", labels.slice(offset, batch.num_rows).combine_chunks())
+        offset += batch.num_rows
+
+
 def plan_tokenize(
     rows: pa.Table, tokenizer: ProfileTokenizer, resolved: ResolvedTokenizer, path: str | os.PathLike, version: str | None
 ) -> TokenizeRun:
     """The stream of one partition's run: incremental when the published file was made with the same
-    artifact hash and code version, else every row streamed from ``rows`` (memory-mapped)."""
+    artifact hash and code version, else every row streamed from ``rows`` (memory-mapped). Rows of a
+    sample keep their ``split`` label (and are always encoded: a sample is small)."""
     record = file_record(published_schema(path))
     empty, _ = tokenizer.tokenize(rows.slice(0, 0))
+    labelled = "split" in rows.column_names
+    if labelled:
+        empty = empty.append_column("split", pa.array([], pa.string()))
     schema = _with_record(empty.schema, version, resolved)
     if (
         record.get("artifact_hash") == resolved.artifact_hash
         and record.get("code") == CODE_VERSION
         and "uid" in rows.column_names
+        and not labelled
     ):
         from ..engine.ipc import read_table
 
@@ -171,7 +202,10 @@ def plan_tokenize(
         stream.stats.update(encoded_rows=result.tokenized_rows, reused_rows=result.reused_rows, token_stats=stats)
         return TokenizeRun(stream, True)
     stats = TokenStats()
-    stream = SplitStream(schema=schema, batches=tokenize_batches(rows.to_batches(), tokenizer, stats=stats))
+    batches = tokenize_batches(rows.to_batches(), tokenizer, stats=stats)
+    if labelled:
+        batches = _with_labels(batches, rows.column("split"))
+    stream = SplitStream(schema=schema, batches=batches)
 
     def finish(done: SplitStream) -> None:
         done.stats.update(encoded_rows=stats.rows, reused_rows=0, token_stats=stats)

@@ -9,6 +9,7 @@ the file named by ``DATASETS_PIPELINE_TOKENIZERS``, which replaces it::
         renderer: qwen3
         train_on_what: all_assistant_messages   # the default
         max_length: 4096                        # or null
+        source: cookbook                        # or sample: tokenize sample/<name> (see samples.py)
 
 A ``tokenizer`` is one of ``{path: <tokenizer.json or .model>}`` (relative to the YAML file),
 ``{repo, revision, file}`` (a Hub model repo; optional ``sha256`` pins the bytes too) or
@@ -49,6 +50,8 @@ TRAIN_ON_WHAT = (
     "customized",
 )
 DEFAULT_TRAIN_ON_WHAT = "all_assistant_messages"
+#: What a profile tokenizes: whole cookbook splits, or their ``sample/<name>`` rows.
+SOURCES = ("cookbook", "sample")
 #: Algorithms a pipeline-trained tokenizer may use.
 TRAIN_ALGORITHMS = ("bpe", "unigram", "sentencepiece_unigram")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -123,6 +126,7 @@ class Profile:
     max_length: int | None = None
     bos_token: str | None = None  # role_colon only: the HF tokenizer's ``bos_token`` (none by default)
     source_file: Path | None = field(default=None, compare=False)
+    source: str = "cookbook"  # rows tokenized: the whole cookbook split, or its ``sample/<name>`` rows
 
     def settings(self) -> dict[str, Any]:
         """Every setting of the profile, as plain JSON values."""
@@ -133,6 +137,8 @@ class Profile:
             "train_on_what": self.train_on_what,
             "max_length": self.max_length,
             "bos_token": self.bos_token,
+            # only when set, so the hashes of cookbook-source profiles stay what they were
+            **({"source": self.source} if self.source != "cookbook" else {}),
         }
 
     def artifact_hash(self, tokenizer_sha256: str) -> str:
@@ -201,9 +207,9 @@ def parse_profiles(document: Any, file: Path) -> dict[str, Profile]:
     """Validate a parsed profiles document (``file`` anchors relative paths and names errors)."""
     if not isinstance(document, Mapping) or "profiles" not in document:
         raise ProfileError("a tokenizer profiles file must be a mapping with a 'profiles:' key", file=str(file))
-    unknown = set(document) - {"profiles"}
+    unknown = set(document) - {"profiles", "samples"}
     if unknown:
-        raise ProfileError(f"unknown top-level key(s) {sorted(unknown)}; only 'profiles' is read", file=str(file))
+        raise ProfileError(f"unknown top-level key(s) {sorted(unknown)}; the keys are 'profiles' and 'samples'", file=str(file))
     entries = document["profiles"]
     if not isinstance(entries, Mapping) or not entries:
         raise ProfileError("'profiles' must map profile names to entries (and not be empty)", file=str(file))
@@ -219,7 +225,7 @@ def _parse_profile(name: str, entry: Any, file: Path) -> Profile:
         raise _fail(file, name, "name", "a profile name is letters, digits, '_', '-', '.' (no '/' or '|')")
     if not isinstance(entry, Mapping):
         raise _fail(file, name, "entry", f"must be a mapping, got {type(entry).__name__}")
-    allowed = {"tokenizer", "renderer", "train_on_what", "max_length", "bos_token"}
+    allowed = {"tokenizer", "renderer", "train_on_what", "max_length", "bos_token", "source"}
     unknown = set(entry) - allowed
     if unknown:
         raise _fail(file, name, sorted(unknown)[0], f"unknown field; fields are {sorted(allowed)}")
@@ -235,10 +241,13 @@ def _parse_profile(name: str, entry: Any, file: Path) -> Profile:
     bos_token = entry.get("bos_token")
     if bos_token is not None and (not isinstance(bos_token, str) or not bos_token):
         raise _fail(file, name, "bos_token", f"must be a non-empty string or null, got {bos_token!r}")
+    source = entry.get("source", "cookbook")
+    if source not in SOURCES:
+        raise _fail(file, name, "source", f"{source!r} is not one of {list(SOURCES)}")
     if "tokenizer" not in entry:
         raise _fail(file, name, "tokenizer", "missing; one of {path: ...}, {repo, revision, file} or {train: {...}}")
     tokenizer = _parse_tokenizer(name, entry["tokenizer"], renderer, file)
-    return Profile(name, tokenizer, renderer, train_on_what, max_length, bos_token, file)
+    return Profile(name, tokenizer, renderer, train_on_what, max_length, bos_token, file, source)
 
 
 def _parse_tokenizer(name: str, spec: Any, renderer: str, file: Path) -> TokenizerSpec:

@@ -17,7 +17,7 @@ from typing import Iterable
 
 from ..engine.ipc import atomic_local_file
 from ..hub.checksum import sha256_of
-from ..paths import local_path, tokenizer_relpath
+from ..paths import local_path, require_local, tokenizer_relpath
 from .profiles import Profile, ProfileError
 from .resolve import ResolvedTokenizer, train_profile_tokenizer
 from .training import trained_file_name
@@ -26,6 +26,7 @@ POINTER = "current.json"
 
 
 def _folder(root: str, profile: Profile) -> Path:
+    require_local(root, "tokenizer", f"tokenizer/{profile.name}")
     return local_path(root, tokenizer_relpath(profile.name))
 
 
