@@ -467,3 +467,84 @@ def test_math_preference_and_code_caches(hub_server, hf_env, data_dir, tmp_path,
         assert table.cast(want.schema).equals(want), name
         assert meta["rows"] == rows and meta["trained_tokens"] == (0 if name != "hh_rlhf" else int(pc_sum(want, "chosen_weights") + pc_sum(want, "rejected_weights")))
         assert {c.name for c in meta["dagster/column_schema"].columns} == set(expected_columns[name])
+
+
+BROKEN = """\
+profiles:
+  qwen3:
+    tokenizer: {{path: {path}}}
+    renderer: qwen3
+    max_length: 48
+  typo:
+    tokenizer: {{path: {path}}}
+    renderer: qwen3
+    max_length: one
+samples:
+  k: 120
+  splits: {{train: 0.5, val: 0.6}}
+"""
+
+
+def test_a_bad_profile_or_samples_entry_fails_only_itself(hub_server, hf_env, data_dir, tmp_path, monkeypatch, caplog):
+    import logging
+
+    from datasets_pipeline.definitions import build_defs
+
+    serve_no_robots(hub_server, no_robots_rows(20, seed=3))
+    profiles = tmp_path / "tokenizers.yaml"
+    profiles.write_text(BROKEN.format(path=TOKENIZER_FILE))
+    monkeypatch.setenv("DATASETS_PIPELINE_TOKENIZERS", str(profiles))
+    typo = f"{profiles}:9: profile 'typo', field 'max_length': must be an integer >= 2 or null, got 'one'"
+    samples = f"{profiles}:12: samples, field 'splits': fractions must lie in [0, 1] and sum to 1, got {{'train': 0.5, 'val': 0.6}}"
+    with caplog.at_level(logging.ERROR, logger="datasets_pipeline.defs.tokenized"):
+        defs = build_defs()
+    assert [r.getMessage() for r in caplog.records if r.name == "datasets_pipeline.defs.tokenized"] == [samples, typo]
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    # the good profile keeps working; the bad one keeps its row of the grid
+    tokenized = defs.resolve_assets_def(dg.AssetKey(["tokenized", "no_robots"]))
+    assert tokenized.partitions_def.get_partition_keys() == [
+        "qwen3|default/train", "qwen3|default/test", "typo|default/train", "typo|default/test"]
+    assert specs["tokenized/no_robots"].description.endswith(f"INVALID PROFILES (their partitions fail until fixed): {typo}")
+    assert specs["tokenized/no_robots"].metadata["invalid_profiles"].value == {"typo": typo}
+    # the bad profile's placeholder and the bad samples entry's placeholders (same key and partitions)
+    assert specs["tokenizer/typo"].description == f"INVALID TOKENIZER PROFILE: {typo}"
+    assert specs["tokenizer/typo"].group_name == "tokenized_invalid" and specs["tokenizer/typo"].metadata["error"].value == f"```\n{typo}\n```"
+    assert specs["sample/no_robots"].description == f"INVALID SAMPLE SETTINGS: {samples}"
+    assert defs.resolve_assets_def(dg.AssetKey(["sample", "no_robots"])).partitions_def.get_partition_keys() == ["default/train", "default/test"]
+
+    run(["raw/no_robots", "cookbook/no_robots"], "default/train")
+    good = run(["tokenized/no_robots"], "qwen3|default/train")
+    cookbook = read_table(data_dir / "cookbook" / "no_robots" / "default" / "train.arrow")
+    want = reference(profiles, "qwen3", cookbook)
+    assert cached(data_dir, "qwen3").cast(want.schema).equals(want) and metadata(good, "tokenized/no_robots")["rows"] == 20
+    for selection, partition, message in (
+        (["tokenized/no_robots"], "typo|default/train", typo),
+        (["tokenizer/typo"], None, typo),
+        (["sample/no_robots"], "default/train", samples),
+    ):
+        failed = run(selection, partition, ok=False)
+        assert not failed.success and failure_message(failed).strip() == f"dagster._core.definitions.events.Failure: {message}"
+    assert not (data_dir / "tokenized" / "no_robots" / "typo").exists() and not (data_dir / "sample").exists()
+
+
+def test_a_profiles_file_that_cannot_be_read_is_one_placeholder(tmp_path, monkeypatch, caplog):
+    import logging
+
+    from datasets_pipeline.definitions import build_defs
+
+    profiles = tmp_path / "tokenizers.yaml"
+    profiles.write_text("profiles:\n  qwen3: {renderer: qwen3\n")
+    monkeypatch.setenv("DATASETS_PIPELINE_TOKENIZERS", str(profiles))
+    with caplog.at_level(logging.ERROR, logger="datasets_pipeline.defs.tokenized"):
+        defs = build_defs()
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "datasets_pipeline.defs.tokenized"]
+    assert message == (f"{profiles}:3: tokenizer profiles file is not valid YAML, column 1: while parsing a flow mapping "
+                       "expected ',' or '}', but got '<stream end>'")
+    keys = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
+    built = sorted(k.to_user_string() for k in defs.resolve_asset_graph().materializable_asset_keys)
+    assert [k for k in built if k.split("/")[0] in ("tokenized", "tokenizer", "sample")] == ["tokenized/invalid_profiles_file"]
+    assert keys["tokenized/invalid_profiles_file"].description == (
+        f"INVALID TOKENIZER PROFILES FILE (no tokenized, tokenizer or sample assets until it is fixed): {message}")
+    assert "cookbook/no_robots" in keys and "mixture/chat_sft" in keys  # the rest of the code location loads
+    failed = run(["tokenized/invalid_profiles_file"], None, ok=False)
+    assert failure_message(failed).strip() == f"dagster._core.definitions.events.Failure: {message}"

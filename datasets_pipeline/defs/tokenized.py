@@ -1,12 +1,20 @@
 """``tokenized/<name>`` (profile × split), its ``drift`` check, and ``tokenizer/<profile>`` for trained profiles.
 
 Profiles come from ``tokenizers.yaml`` (or ``DATASETS_PIPELINE_TOKENIZERS``) when the code location
-loads; an invalid file is logged and no tokenized assets are defined. The work is in
-:mod:`datasets_pipeline.steps.tokenized` and :mod:`datasets_pipeline.tokenize`.
+loads. The work is in :mod:`datasets_pipeline.steps.tokenized` and :mod:`datasets_pipeline.tokenize`.
+
+A broken profile does not fail the code location, nor the other profiles: it keeps its row of the
+``profile`` × ``split`` grid of every ``tokenized/<name>`` (those partitions fail with the error) and
+becomes an asset ``tokenizer/<profile>`` in the group ``tokenized_invalid`` whose description is
+the error (file, line, profile, field) and whose materialization fails with it. A broken
+``samples:`` entry makes every ``sample/<name>`` such a placeholder (same key and partitions). A
+file that cannot be read at all defines one placeholder, ``tokenized/invalid_profiles_file``. Each
+error is also logged when the code location loads.
 """
 
 
 import itertools
+import re
 import logging
 import time
 import warnings
@@ -18,8 +26,7 @@ import pyarrow as pa
 from ..catalog import CATALOG
 from ..catalog.spec import DatasetSpec
 from ..engine.ipc import read_table
-from ..tokenize.samples import load_samples
-from .sample import build_sample_asset
+from .sample import build_broken_sample_asset, build_sample_asset
 from ..paths import check_partition_key, local_path, split_relpath
 from ..steps.checks import CheckOutcome
 from ..steps.presentation import OWNER
@@ -43,7 +50,7 @@ from ..steps.tokenized import (
     upstream_version,
 )
 from ..steps.versions import UNCHANGED_NOTE, digest
-from ..tokenize.profiles import Profile, ProfileError, canonical_json, load_profiles
+from ..tokenize.profiles import Profile, ProfileError, canonical_json, read_profiles_file
 from ..tokenize.store import publish_trained
 from ..tokenize.tokenize_table import ProfileTokenizer
 from ..tokenize.training import table_texts
@@ -54,8 +61,13 @@ from .metadata import column_schema, metadata_value, table_metadata
 from .spec_metadata import layer_attributes
 
 log = logging.getLogger(__name__)
+PROFILE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a profile name usable as a partition key and asset key part
 #: The UI group of every tokenized/<name> and tokenizer/<profile> asset.
 TOKENIZED_GROUP = "tokenized"
+#: The UI group of the placeholders of broken profiles (and of a profiles file that cannot be read).
+INVALID_GROUP = "tokenized_invalid"
+#: The placeholder asset of a profiles file that cannot be read at all.
+INVALID_FILE_KEY = dg.AssetKey(["tokenized", "invalid_profiles_file"])
 
 
 def tokenized_partitions(name: str, profiles: tuple[str, ...]) -> dg.MultiPartitionsDefinition:
@@ -81,10 +93,13 @@ def _metadata(summary: dict, extra: dict) -> dict:
     return {**out, **{k: metadata_value(v) for k, v in extra.items()}}
 
 
-def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_version: str) -> list[dg.AssetsDefinition]:
-    """``tokenized/<name>`` and its ``drift`` check."""
+def build_tokenized_asset(
+    spec: DatasetSpec, profiles: dict[str, Profile], code_version: str, broken: dict[str, ProfileError] | None = None
+) -> list[dg.AssetsDefinition]:
+    """``tokenized/<name>`` and its ``drift`` check; the partitions of a ``broken`` profile fail with its error."""
     key = dg.AssetKey(["tokenized", spec.name])
-    parts = tokenized_partitions(spec.name, tuple(profiles))
+    broken = broken or {}
+    parts = tokenized_partitions(spec.name, (*profiles, *broken))
     trained = [p.name for p in profiles.values() if p.tokenizer.kind == "train"]
     sampled = any(p.source == "sample" for p in profiles.values())
     attributes = layer_attributes(
@@ -96,9 +111,13 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
         warnings.simplefilter("ignore", dg.BetaWarning)
         by_split = dg.MultiToSingleDimensionPartitionMapping("split")
     attributes["group_name"] = TOKENIZED_GROUP  # the families' groups stay raw → cookbook → dataset_dict
-    attributes["metadata"] = {**attributes["metadata"], "partitions": len(profiles) * len(spec.partition_keys),
+    attributes["metadata"] = {**attributes["metadata"], "partitions": (len(profiles) + len(broken)) * len(spec.partition_keys),
                               "profiles": dg.MetadataValue.json(sorted(profiles)),
                               "dagster/column_schema": _column_schema(spec.family)}
+    if broken:
+        attributes["description"] += "\n\nINVALID PROFILES (their partitions fail until fixed): " + "; ".join(
+            str(e) for e in broken.values())
+        attributes["metadata"]["invalid_profiles"] = dg.MetadataValue.json({n: str(e) for n, e in broken.items()})
 
     @dg.asset(
         key=key,
@@ -118,6 +137,8 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
         name, (profile_name, config, split) = spec.name, _partition(context)
         root = context.resources.arrow_io_manager.root
         where = dict(dataset=name, config=config, split=split)
+        if profile_name in broken:
+            raise dg.Failure(description=str(broken[profile_name]), allow_retries=False)
 
         def run():
             path = tokenized_file(root, name, profile_name, config, split)
@@ -168,6 +189,8 @@ def build_tokenized_asset(spec: DatasetSpec, profiles: dict[str, Profile], code_
         )
         def _drift(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
             profile_name, config, split = _partition(context)
+            if profile_name in broken:
+                return check_result(DRIFT.outcome(False, str(broken[profile_name])))
             root = context.resources.arrow_io_manager.root
             path = tokenized_file(root, spec.name, profile_name, config, split)
             try:
@@ -248,30 +271,55 @@ def build_tokenizer_asset(profile: Profile) -> dg.AssetsDefinition:
     return _tokenizer
 
 
+def build_broken_asset(key: dg.AssetKey, message: str, what: str) -> dg.AssetsDefinition:
+    """A placeholder that shows ``message`` in the UI and fails with it when materialized."""
+
+    @dg.asset(
+        key=key,
+        group_name=INVALID_GROUP,
+        kinds={"tokenizer"},
+        owners=[OWNER],
+        tags={"layer": key.path[0]},
+        description=f"{what}: {message}",
+        metadata={"layer": key.path[0], "error": dg.MetadataValue.md(f"```\n{message}\n```")},
+    )
+    def _broken(context: dg.AssetExecutionContext) -> None:
+        raise dg.Failure(description=message, allow_retries=False)
+
+    return _broken
+
+
 def tokenized_assets() -> list[dg.AssetsDefinition]:
     """``tokenizer/<profile>`` per trained profile, ``sample/<name>`` and ``tokenized/<name>`` per chat,
-    preference, math and code dataset."""
-    try:
-        profiles = load_profiles()
-        samples = load_samples()
-    except ProfileError as exc:
-        log.error("no tokenized or sample assets: %s", exc)
-        return []
-    assets: list[dg.AssetsDefinition] = [
-        build_sample_asset(spec, samples) for spec in CATALOG.values() if spec.family in TOKENIZED_FAMILIES
-    ]
-    usable = dict(profiles)
-    for profile in profiles.values():
+    preference, math and code dataset; placeholders for what is broken (see the module docstring)."""
+    read = read_profiles_file()
+    if read.error is not None:
+        log.error("%s", read.error)
+        return [build_broken_asset(INVALID_FILE_KEY, str(read.error),
+                                   "INVALID TOKENIZER PROFILES FILE (no tokenized, tokenizer or sample assets until it is fixed)")]
+    families = [spec for spec in CATALOG.values() if spec.family in TOKENIZED_FAMILIES]
+    if read.samples_error is not None:
+        log.error("%s", read.samples_error)
+        assets: list[dg.AssetsDefinition] = [build_broken_sample_asset(spec, str(read.samples_error)) for spec in families]
+    else:
+        assets = [build_sample_asset(spec, read.samples) for spec in families]
+    usable = dict(read.profiles)
+    broken = dict(read.errors)
+    for profile in read.profiles.values():
         if profile.tokenizer.kind == "train":
             try:
                 assets.append(build_tokenizer_asset(profile))
             except ProfileError as exc:
-                log.error("%s", exc)
+                broken[profile.name] = exc
                 usable.pop(profile.name)
-    if not usable:
+    for name in read.names:  # file order
+        if name in broken:
+            log.error("%s", broken[name])
+    broken = {n: broken[n] for n in read.names if n in broken and PROFILE_KEY.match(n)}  # else the log is all there is
+    assets += [build_broken_asset(dg.AssetKey(["tokenizer", n]), str(e), "INVALID TOKENIZER PROFILE") for n, e in broken.items()]
+    if not usable and not broken:
         return assets
-    code_version = profiles_code_version(usable)
-    for spec in CATALOG.values():
-        if spec.family in TOKENIZED_FAMILIES:
-            assets += build_tokenized_asset(spec, usable, code_version)
+    code_version = profiles_code_version(usable) + (f"-invalid-{digest(sorted((n, str(e)) for n, e in broken.items()))}" if broken else "")
+    for spec in families:
+        assets += build_tokenized_asset(spec, usable, code_version, broken)
     return assets

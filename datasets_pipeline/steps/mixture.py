@@ -179,13 +179,15 @@ def source_markdown(stats: MixtureStats) -> str:
 
 
 def known_profiles() -> tuple[str, ...] | None:
-    """The tokenizer profile names (checked for tokenized sources); None when the profiles file cannot be read."""
-    from ..tokenize.profiles import load_profiles
+    """The tokenizer profile names, broken ones included (their partitions exist and fail with the profile's error);
+    None when the profiles file cannot be read."""
+    from ..tokenize.profiles import read_profiles_file
 
     try:
-        return tuple(load_profiles())
+        read = read_profiles_file()
     except (DatasetsPipelineError, OSError, ValueError):
         return None
+    return None if read.error is not None else read.names
 
 
 def load_mixture_file() -> MixturesFile:

@@ -190,9 +190,108 @@ def load_profiles(path: str | os.PathLike | None = None) -> dict[str, Profile]:
     return parse_profiles(document, file)
 
 
+@dataclass(frozen=True)
+class ProfilesFile:
+    """A profiles file read entry by entry: good profiles, one error per bad profile, or one error
+    for the whole file (``error``: it cannot be read, is not YAML, or its top level is wrong).
+
+    ``names`` lists every profile name of the file in order (good and bad). ``samples`` holds the
+    validated ``samples:`` settings (a :class:`~.samples.SampleSpec`), or ``samples_error`` why not.
+    """
+
+    file: Path
+    names: tuple[str, ...] = ()
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+    errors: Mapping[str, ProfileError] = field(default_factory=dict)
+    error: ProfileError | None = None
+    samples: Any = None
+    samples_error: ProfileError | None = None
+
+
+def _key_lines(node: Any) -> dict[str, tuple[int, Any]]:
+    """``{key: (line, value node)}`` of a YAML mapping node (1-based lines)."""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {str(k.value): (k.start_mark.line + 1, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+def _field_line(entry_node: Any, line: int, reason: str) -> int:
+    """The line of the field an error names (``field 'tokenizer.train.vocab_size'``), else ``line``."""
+    match = re.search(r"field '([^']+)'", reason)
+    node = entry_node
+    for part in (match.group(1).split(".") if match else ()):
+        found = _key_lines(node).get(part)
+        if found is None:
+            break
+        line, node = found
+    return line
+
+
+def located(exc: ProfileError, file: Path, line: int | None) -> ProfileError:
+    """``exc`` with its message led by ``<file>:<line>:`` (the file once, not repeated in brackets)."""
+    where = f"{file}:{line}" if line else str(file)
+    return ProfileError(f"{where}: {exc.reason}", hint=exc.hint)
+
+
+def read_profiles_file(path: str | os.PathLike | None = None) -> ProfilesFile:
+    """Read a profiles file (default :func:`profiles_path`) without failing on a bad entry:
+    each bad profile is an error of its own (file, line, profile, field), the others load."""
+    file = Path(path) if path is not None else profiles_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ProfilesFile(file, error=ProfileError(
+            f"{file}: tokenizer profiles file not found", hint=f"create it, or set {PROFILES_ENV} to the profiles file"))
+    try:
+        root = yaml.compose(text)
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        what = " ".join(str(x) for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x) or str(exc)
+        col = f", column {mark.column + 1}" if mark is not None else ""
+        return ProfilesFile(file, error=located(
+            ProfileError(f"tokenizer profiles file is not valid YAML{col}: {what}"), file, mark.line + 1 if mark is not None else None))
+    top = _key_lines(root)
+    if not isinstance(document, Mapping) or "profiles" not in document:
+        return ProfilesFile(file, error=located(
+            ProfileError("a tokenizer profiles file must be a mapping with a 'profiles:' key"), file, None))
+    unknown = set(document) - {"profiles", "samples"}
+    if unknown:
+        key = sorted(map(str, unknown))[0]
+        return ProfilesFile(file, error=located(ProfileError(
+            f"unknown top-level key(s) {sorted(map(str, unknown))}; the keys are 'profiles' and 'samples'"), file, top.get(key, (None,))[0]))
+    entries = document["profiles"]
+    if not isinstance(entries, Mapping) or not entries:
+        return ProfilesFile(file, error=located(ProfileError(
+            "'profiles' must map profile names to entries (and not be empty)"), file, top["profiles"][0]))
+    nodes = _key_lines(top["profiles"][1])
+    profiles: dict[str, Profile] = {}
+    errors: dict[str, ProfileError] = {}
+    for name, entry in entries.items():
+        try:
+            profiles[str(name)] = _parse_profile(str(name), entry, file)
+        except ProfileError as exc:
+            line, node = nodes.get(str(name), (None, None))
+            errors[str(name)] = located(exc, file, _field_line(node, line, exc.reason) if line else None)
+    from .samples import parse_samples
+
+    samples, samples_error = None, None
+    try:
+        samples = parse_samples(document.get("samples"), file)
+    except ProfileError as exc:
+        line, node = top.get("samples", (None, None))
+        samples_error = located(exc, file, _field_line(node, line, exc.reason) if line else None)
+    return ProfilesFile(file, tuple(str(n) for n in entries), profiles, errors, None, samples, samples_error)
+
+
 def load_profile(name: str, path: str | os.PathLike | None = None) -> Profile:
-    """One profile by name; the error lists the names there are."""
-    profiles = load_profiles(path)
+    """One profile by name (other profiles of the file may be invalid); the error lists the names there are."""
+    read = read_profiles_file(path)
+    if read.error is not None:
+        raise read.error
+    if name in read.errors:
+        raise read.errors[name]
+    profiles = read.profiles
     if name not in profiles:
         source = next(iter(profiles.values())).source_file if profiles else path
         raise ProfileError(
