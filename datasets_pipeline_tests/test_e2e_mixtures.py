@@ -518,3 +518,57 @@ def test_the_webserver_graphql_shows_a_bad_mixture(tmp_path, monkeypatch, data_d
             assert run["runOrError"]["status"] == "FAILURE"
             failures = [e["error"]["message"] for e in run["logsForRun"]["events"] if e["__typename"] == "ExecutionStepFailureEvent"]
             assert [m.strip() for m in failures] == [f"dagster._core.definitions.events.Failure: {expected}"]
+
+
+MATH_TOKENS = """\
+mixtures:
+  math_tokens:
+    sources:
+      - {asset: tokenized/gsm8k, partition: "qwen3|main/train", weight: 3}
+      - {asset: tokenized/math500, partition: "qwen3|default/test", weight: 1}
+    seed: 11
+    stopping_strategy: all_exhausted
+"""
+
+
+def test_a_mixture_of_tokenized_math_sources_equals_interleave_datasets(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files
+    from datasets_pipeline_tests.test_e2e_automation import math500_files
+
+    profiles = tmp_path / "tokenizers.yaml"
+    profiles.write_text(f"profiles:\n  qwen3:\n    tokenizer: {{path: {TOKENIZER_FILE}}}\n    renderer: qwen3\n    max_length: 64\n")
+    monkeypatch.setenv("DATASETS_PIPELINE_TOKENIZERS", str(profiles))
+    file = tmp_path / "mixtures.yaml"
+    file.write_text(MATH_TOKENS)
+    monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
+    hub_server.add_repo("openai/gsm8k", gsm8k_repo_files(40))
+    hub_server.add_repo("HuggingFaceH4/MATH-500", math500_files(25))
+    for name, partition in (("gsm8k", "main/train"), ("math500", "default/test")):
+        for selection, key in (([f"raw/{name}", f"cookbook/{name}"], partition), ([f"tokenized/{name}"], f"qwen3|{partition}")):
+            result = materialize(selection, key)
+            assert result.success, failure_message(result)
+    result = materialize(["mixture/math_tokens"], None)
+    assert result.success, failure_message(result)
+
+    tables = [read_table(data_dir / "tokenized" / "gsm8k" / "qwen3" / "main" / "train.arrow"),
+              read_table(data_dir / "tokenized" / "math500" / "qwen3" / "default" / "test.arrow")]
+    assert [t.num_rows for t in tables] == [40, 25] and tables[0].column_names == ["tokens", "answer", "length", "uid", "source_row"]
+    out = dp.load("math_tokens", layer="mixture")
+    reference = datasets.interleave_datasets([datasets.Dataset(t) for t in tables], probabilities=[0.75, 0.25], seed=11,
+                                             stopping_strategy="all_exhausted")
+    assert out.column_names == ["tokens", "answer", "length", "uid", "source_row", "source"]
+    assert out.num_rows == len(reference) > 40 and out.drop_columns(["source"]).to_pylist() == reference.to_list()
+    labels = ["tokenized/gsm8k@qwen3|main/train", "tokenized/math500@qwen3|default/test"]
+    assert sorted(set(out.column("source").to_pylist())) == labels
+    assert [s["source"] for s in metadata(result, "mixture/math_tokens")["sources"]] == labels
+
+    # tokenized chat and preference sources: refused when the file loads, naming both and their columns
+    file.write_text(MATH_TOKENS + "  mixed:\n    sources:\n      - {asset: tokenized/no_robots, partition: \"qwen3|default/train\"}\n"
+                    "      - {asset: tokenized/hh_rlhf, partition: \"qwen3|default/train\"}\n")
+    broken = materialize(["mixture/mixed"], None)
+    assert failure_message(broken).strip() == (
+        f"dagster._core.definitions.events.Failure: {file}:8: mixture 'mixed' is invalid: sources (line 9): mixes tokenized "
+        "families ['chat', 'preference'] (sources[0] (tokenized/no_robots), sources[1] (tokenized/hh_rlhf)), whose token "
+        "columns differ (chat: tokens, weights; preference: chosen_tokens, chosen_weights, rejected_tokens, rejected_weights, "
+        "chosen_length, rejected_length); mix tokenized sources of one family, or select the columns they share with 'columns:'"
+    )

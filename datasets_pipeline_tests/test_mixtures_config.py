@@ -234,8 +234,8 @@ def test_name_defined_twice_is_an_error_of_that_name() -> None:
             ],
         ),
         (
-            "bad:\n  sources: [{asset: tokenized/gsm8k, partition: 'qwen3|main/train'}]",
-            ["sources[0].asset (line 7): 'tokenized/gsm8k': only chat datasets are tokenized (gsm8k is math)"],
+            "bad:\n  sources: [{asset: tokenized/caltech101, partition: 'qwen3|default/train'}]",
+            ["sources[0].asset (line 7): 'tokenized/caltech101': only chat/preference/math/code datasets are tokenized (caltech101 is vision)"],
         ),
         (
             "bad:\n  sources:\n    - {asset: cookbook/gsm8k, partition: main/train, wieght: 1}",

@@ -22,7 +22,7 @@ The file is ``mixtures.yaml`` at the project root, or the file named by
         columns: [messages]                  # optional selection (uid, source_row kept)
 
 Instead of per-source ``weight`` an entry may give ``weights: [2, 1]`` (one per source). A
-``tokenized/<name>`` source names its partition ``"<profile>|<config>/<split>"`` (or
+``tokenized/<name>`` source (a chat, preference, math or code dataset; all sources of one family) names its partition ``"<profile>|<config>/<split>"`` (or
 ``"<profile>|<config>"``). Without weights the sources are drawn with probabilities proportional
 to their sizes, as the cookbook's ``InterleavedChatDatasetBuilder`` does.
 
@@ -76,7 +76,7 @@ DEFAULT_FILE = "mixtures.yaml"
 DEFAULT_STOPPING_STRATEGY = "all_exhausted"  # the cookbook's InterleavedChatDatasetBuilder default
 SOURCE_COLUMN = "source"
 SOURCE_LAYERS = ("cookbook", "tokenized")
-TOKENIZED_FAMILIES = ("chat",)  # tokenized/<name> exists for chat datasets
+TOKENIZED_FAMILIES = ("chat", "preference", "math", "code")  # tokenized/<name> exists for these families
 TOP_LEVEL_KEYS = ("mixtures", "recipes")
 ENTRY_FIELDS = ("sources", "weights", "seed", "stopping_strategy", "test_size", "max_rows", "columns", "description")
 SOURCE_FIELDS = ("asset", "partition", "weight", "rename")
@@ -524,6 +524,8 @@ def _parse_entry(name: Any, entry: Any, line: int, file: str | None, profiles: t
         check.add("description", f"must be a string, got {_kind(description)}", at("description"))
 
     sources = _sources(entry, check, profiles)
+    if sources and columns is None:
+        _tokenized_families(sources, check, at("sources"))
     weights = _weights(entry, sources, check)
     if sources and weights is not None and not test_size and strategy in ("all_exhausted", "all_exhausted_without_replacement"):
         listed = entry.get("weights") is not None
@@ -693,6 +695,29 @@ def _resolve(path: str, asset: str, partition: str, at: Any, check: _Checker, pr
         at("partition"),
     )
     return None
+
+
+def _tokenized_families(sources: list[MixtureSource], check: _Checker, line: int) -> None:
+    """Tokenized sources of different families have different token columns (chat ``tokens``/``weights``,
+    preference ``chosen_tokens``/…, math ``answer``, code ``tests``): aligning them would leave half of
+    every column null, so such a mix is refused unless ``columns`` selects what they share."""
+    families: dict[str, str] = {}
+    for i, source in enumerate(sources):
+        if source.layer == "tokenized":
+            families.setdefault(CATALOG[source.dataset].family, f"sources[{i}] ({source.asset})")
+    if len(families) > 1:
+        from datasets_pipeline.steps.tokenized import TOKENIZED_COLUMNS
+
+        cols = "; ".join(f"{f}: {', '.join(n for n, _, _ in TOKENIZED_COLUMNS[f] if n not in KEPT)}" for f in families)
+        check.add(
+            "sources",
+            f"mixes tokenized families {list(families)} ({', '.join(families.values())}), whose token columns differ "
+            f"({cols}); mix tokenized sources of one family, or select the columns they share with 'columns:'",
+            line,
+        )
+
+
+KEPT = ("length", "uid", "source_row")
 
 
 def _rename(path: str, rename: Any, line: int, check: _Checker) -> tuple[tuple[str, str], ...] | None:
