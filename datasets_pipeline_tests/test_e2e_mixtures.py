@@ -179,9 +179,19 @@ def test_metadata_lineage_and_data_version(sources, data_dir):
     assert meta["proportions"].splitlines()[2].startswith("| `cookbook/tulu3_sft@default/train` |")
     assert meta["bytes"] == (data_dir / "mixture" / "all_exhausted" / "train.arrow").stat().st_size
     version = mat.tags["dagster/data_version"]
-    # same sources and entry: the same data version; an edited entry: a new code version and data version
+    train = data_dir / "mixture" / "all_exhausted" / "train.arrow"
+    assert read_table(train).schema.metadata == {VERSION_KEY: version.encode()} and meta["data_version"] == version
+    assert "unchanged" not in meta
+    stat = train.stat()
+    # same sources and entry: the same data version, and the published file is kept as it is
     again = materialize(["mixture/all_exhausted"], None)
     assert _materialization(again, "mixture/all_exhausted").tags["dagster/data_version"] == version
+    kept = metadata(again, "mixture/all_exhausted")
+    assert kept["unchanged"] == "inputs unchanged since the published version: nothing was recomputed"
+    assert (train.stat().st_ino, train.stat().st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)
+    assert {k: kept[k] for k in ("total_rows", "sources", "exhausted_sources", "restarts", "bytes")} == {
+        k: meta[k] for k in ("total_rows", "sources", "exhausted_sources", "restarts", "bytes")}
+    assert checks(again) == {"proportions": True, "row_count": True}
     from datasets_pipeline.defs.mixtures import mixture_assets
 
     before = {a.key.to_user_string(): a.code_versions_by_key[a.key] for a in mixture_assets()}
@@ -190,7 +200,11 @@ def test_metadata_lineage_and_data_version(sources, data_dir):
     assert [k for k in before if before[k] != after[k]] == ["mixture/all_exhausted"]
     edited = materialize(["mixture/all_exhausted"], None)
     assert _materialization(edited, "mixture/all_exhausted").tags["dagster/data_version"] != version
-    assert metadata(edited, "mixture/all_exhausted")["seed"] == 43
+    assert metadata(edited, "mixture/all_exhausted")["seed"] == 43 and "unchanged" not in metadata(edited, "mixture/all_exhausted")
+    assert train.stat().st_ino != stat.st_ino
+    tables = [datasets.Dataset(cookbook(data_dir, n)) for n in SIZES]
+    reference = datasets.interleave_datasets(tables, probabilities=WEIGHTS, seed=43, stopping_strategy="all_exhausted")
+    assert read_table(train).drop_columns(["source"]).to_pylist() == reference.to_list()
 
 
 def test_a_blocked_mixture_keeps_the_last_good_version(sources, data_dir):
@@ -210,7 +224,7 @@ def test_a_blocked_mixture_keeps_the_last_good_version(sources, data_dir):
         "[dataset 'all_exhausted']"
     )
     assert checks(blocked) == {"proportions": True, "row_count": False}
-    assert (folder / "train.arrow").read_bytes() == published and sorted(p.name for p in folder.iterdir()) == ["train.arrow"]
+    assert (folder / "train.arrow").read_bytes() == published and sorted(p.name for p in folder.iterdir()) == ["stats.json", "train.arrow"]
     assert dp.load("all_exhausted", layer="mixture").num_rows == rows
     # an entry that stops holding rows out: its published test split goes with the next publication
     test_file = data_dir / "mixture" / "cookbook_unweighted_test" / "test.arrow"

@@ -5,7 +5,8 @@ The asset depends on exactly its source partitions (``cookbook/<name>`` ``"<conf
 source files by memory map and writes ``mixture/<name>/train.arrow`` (and ``test.arrow``) through
 stage → check → publish (:func:`datasets_pipeline.steps.mixture.write_mixture`): the blocking
 ``proportions`` and ``row_count`` checks run on the staged files, and a failure keeps the
-published version.
+published version. The data version (sources' versions, entry, code version) is recorded in the
+files' schema; when the published files already carry it nothing is rewritten (``unchanged``).
 
 A broken entry does not fail the code location: it becomes an asset of the same key without
 dependencies whose description is the error (file, line, entry, field) and whose materialization
@@ -37,6 +38,7 @@ from ..steps.mixture import (
 )
 from ..steps.presentation import LAYER_KINDS, LAYER_SUMMARY, OWNER, human_bytes
 from ..steps.preview import markdown_preview
+from ..steps.versions import UNCHANGED_NOTE
 from .automation_conditions import follow_upstream
 from .checks import check_results, check_specs, gated
 from .metadata import column_schema
@@ -100,7 +102,7 @@ def build_mixture_asset(mixture: Mixture) -> dg.AssetsDefinition:
         def run():
             require_local(root, mixture.name)
             upstream = upstream_versions(mixture, root)
-            return upstream, write_mixture(mixture, root, started=started)
+            return upstream, write_mixture(mixture, root, started=started, version=mixture_data_version(mixture, upstream))
 
         upstream, written = yield from gated(run, key.to_user_string(), dataset=mixture.name)
         if written.removed_temporaries:
@@ -108,7 +110,7 @@ def build_mixture_asset(mixture: Mixture) -> dg.AssetsDefinition:
         stats = written.stats
         context.log.info(
             f"mixture/{mixture.name}: {stats.total_rows:,} train rows, {stats.test_rows:,} test rows; "
-            f"exhausted: {', '.join(stats.exhausted) or 'none'}"
+            f"exhausted: {', '.join(stats.exhausted) or 'none'}" + ("; unchanged, nothing rewritten" if written.unchanged else "")
         )
         version = mixture_data_version(mixture, upstream)
         metadata = {
@@ -131,6 +133,10 @@ def build_mixture_asset(mixture: Mixture) -> dg.AssetsDefinition:
             "size": dg.MetadataValue.text(human_bytes(stats.train_bytes + stats.test_bytes)),
             "preview": dg.MetadataValue.md(markdown_preview(read_table(written.train).slice(0, 5))),
         }
+        if version is not None:
+            metadata["data_version"] = dg.MetadataValue.text(version)
+        if written.unchanged:
+            metadata["unchanged"] = dg.MetadataValue.text(UNCHANGED_NOTE)
         if written.test is not None:
             metadata["test_path"] = dg.MetadataValue.path(str(written.test))
         with warnings.catch_warnings():  # data_version is a beta parameter

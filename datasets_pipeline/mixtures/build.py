@@ -29,7 +29,7 @@ import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -339,6 +339,7 @@ def build_mixture(
     workers: int | None = None,
     durable: bool = True,
     before_publish: Callable[[MixtureStats], None] | None = None,
+    schema_metadata: Mapping[bytes, bytes] | None = None,
 ) -> MixtureStats:
     """Write the mixture's train rows to ``train_path`` (and held-out rows to ``test_path``).
 
@@ -349,12 +350,15 @@ def build_mixture(
     previous files.
     ``chunk_rows`` (default about 8 MB of rows) bounds the record batches written; ``workers``
     gather threads (default: the cores available). ``durable=False`` skips the fsyncs (scratch
-    outputs). Returns the :class:`MixtureStats`.
+    outputs). ``schema_metadata`` is written into both files' schema (e.g. the data version).
+    Returns the :class:`MixtureStats`.
     """
     if mixture.test_size and test_path is None:
         raise ValueError(f"{_where(mixture)} holds out test_size={mixture.test_size} rows: pass test_path")
     opened = open_sources(mixture, open_source)
     schema = output_schema(mixture, opened)
+    if schema_metadata:
+        schema = schema.with_metadata(dict(schema_metadata))
     layout = _layout(mixture, opened)
     p = probabilities(layout.weights)
     rows_per_chunk = chunk_rows or _chunk_rows(opened)

@@ -85,6 +85,17 @@ class MixtureStats:
     def total_draws(self) -> int:
         return sum(s.draws for s in self.sources)
 
+    def to_record(self) -> dict[str, Any]:
+        """Every field as JSON values (staged paths left out); :meth:`from_record` reads it back."""
+        record = asdict(self)
+        record.pop("staged_train"), record.pop("staged_test")
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "MixtureStats":
+        sources = tuple(SourceStats(**{**s, "partitions": tuple(s["partitions"])}) for s in record["sources"])
+        return cls(**{**record, "sources": sources, "columns": tuple(record["columns"])})
+
     def to_metadata(self) -> dict[str, Any]:
         """JSON-ready values: totals, per-source table and the exhausted sources."""
         return {

@@ -15,6 +15,7 @@ Mixtures need a local ``DATASETS_PIPELINE_DATA``: a remote root is refused up fr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Mapping
 
 import pyarrow as pa
 
-from ..engine.ipc import fsync_dir, read_schema, read_table, remove_stale_temporaries
+from ..engine.ipc import atomic_local_file, fsync_dir, read_schema, read_table, remove_stale_temporaries
 from ..errors import DatasetsPipelineError, NotMaterializedError
 from ..mixtures.build import OpenSource, build_mixture
 from ..mixtures.config import Mixture, MixturesFile, load_mixtures
@@ -34,6 +35,7 @@ from .staging import published_rows
 from .versions import VERSION_KEY, digest
 
 MIXTURE_VERSION = "1"  # bump when the rows build_mixture writes for the same inputs change
+STATS_FILE = "stats.json"
 PROPORTIONS = CheckDef(
     "proportions",
     True,
@@ -112,7 +114,8 @@ def mixture_checks(stats: MixtureStats, previous: int | None) -> list[CheckOutco
 
 @dataclass(frozen=True)
 class MixtureWritten:
-    """A published mixture: its stats, the check outcomes, the train rows it replaced, cleaned temporaries."""
+    """A published mixture: its stats, the check outcomes, the train rows it replaced, cleaned temporaries;
+    ``unchanged`` when the published files already had the data version (nothing was rewritten)."""
 
     stats: MixtureStats
     outcomes: list[CheckOutcome]
@@ -120,17 +123,56 @@ class MixtureWritten:
     removed_temporaries: list[str]
     train: Path
     test: Path | None
+    unchanged: bool = False
 
 
-def write_mixture(mixture: Mixture, root: str, *, started: float | None = None, workers: int | None = None) -> MixtureWritten:
+def stats_file(train: Path) -> Path:
+    """``mixture/<name>/stats.json``: the published build's data version and :class:`MixtureStats`."""
+    return train.parent / STATS_FILE
+
+
+def _file_version(path: Path) -> str | None:
+    with contextlib.suppress(FileNotFoundError, OSError, pa.ArrowInvalid):
+        value = (read_schema(path).metadata or {}).get(VERSION_KEY)
+        return value.decode() if value else None
+    return None
+
+
+def published_stats(mixture: Mixture, train: Path, test: Path, version: str | None) -> MixtureStats | None:
+    """The stats of the published build when its files and record all carry ``version`` (else None)."""
+    if version is None or _file_version(train) != version:
+        return None
+    if mixture.test_size and _file_version(test) != version:
+        return None
+    if not mixture.test_size and test.exists():
+        return None
+    with contextlib.suppress(FileNotFoundError, OSError, ValueError, KeyError, TypeError):
+        record = json.loads(stats_file(train).read_text(encoding="utf-8"))
+        if record.get("data_version") == version:
+            return MixtureStats.from_record(record["stats"])
+    return None
+
+
+def write_mixture(
+    mixture: Mixture, root: str, *, started: float | None = None, workers: int | None = None, version: str | None = None
+) -> MixtureWritten:
     """Stage, check and publish ``mixture`` under ``root`` (see the module docstring).
 
-    A published ``test.arrow`` of an entry that no longer holds rows out is removed with the publication.
+    ``version`` (:func:`mixture_data_version`) is written into both files' schema metadata and
+    ``stats.json``; when the published files already carry it, nothing is rewritten: the checks are
+    evaluated again on the recorded stats and ``unchanged`` is set. A published ``test.arrow`` of an
+    entry that no longer holds rows out is removed with the publication.
     """
     require_local(root, mixture.name)
     train, test = mixture_file(root, mixture.name, "train"), mixture_file(root, mixture.name, "test")
     removed = remove_stale_temporaries(train, older_than=started) + remove_stale_temporaries(test, older_than=started)
+    removed += remove_stale_temporaries(stats_file(train), older_than=started)
     previous = published_rows(train)
+    recorded = published_stats(mixture, train, test, version)
+    if recorded is not None:
+        outcomes = mixture_checks(recorded, previous)
+        raise_if_blocked(outcomes)
+        return MixtureWritten(recorded, outcomes, previous, removed, train, test if mixture.test_size else None, unchanged=True)
     train.parent.mkdir(parents=True, exist_ok=True)
     outcomes: list[CheckOutcome] = []
 
@@ -139,12 +181,15 @@ def write_mixture(mixture: Mixture, root: str, *, started: float | None = None, 
         raise_if_blocked(outcomes)
 
     stats = build_mixture(
-        mixture, partition_opener(root), train, test if mixture.test_size else None, workers=workers, before_publish=gate
+        mixture, partition_opener(root), train, test if mixture.test_size else None, workers=workers, before_publish=gate,
+        schema_metadata={VERSION_KEY: version.encode()} if version is not None else None,
     )
     if not mixture.test_size:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(test)
             fsync_dir(test.parent)
+    with atomic_local_file(stats_file(train)) as tmp:  # after the files: a crash in between only costs a rebuild
+        tmp.write_text(json.dumps({"data_version": version, "stats": stats.to_record()}, sort_keys=True), encoding="utf-8")
     return MixtureWritten(stats, outcomes, previous, removed, train, test if mixture.test_size else None)
 
 
