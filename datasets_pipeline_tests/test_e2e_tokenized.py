@@ -548,3 +548,46 @@ def test_a_profiles_file_that_cannot_be_read_is_one_placeholder(tmp_path, monkey
     assert "cookbook/no_robots" in keys and "mixture/chat_sft" in keys  # the rest of the code location loads
     failed = run(["tokenized/invalid_profiles_file"], None, ok=False)
     assert failure_message(failed).strip() == f"dagster._core.definitions.events.Failure: {message}"
+
+
+def test_incremental_refresh_streams_batch_by_batch_and_equals_a_full_run(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    import pyarrow.ipc as ipc
+
+    import datasets_pipeline.steps.tokenized as steps_tokenized
+    from datasets_pipeline.tokenize.incremental import tokenize_incremental_batches
+
+    rows = no_robots_rows(150, seed=21)
+    serve_no_robots(hub_server, rows)
+    profiles = write_profiles(tmp_path, monkeypatch, max_length=40)
+    part = "qwen3|default/train"
+    run(["raw/no_robots", "cookbook/no_robots"], "default/train")
+    run(["tokenized/no_robots"], part)
+    previous = cached(data_dir, "qwen3")
+    changed = [dict(r) for r in rows]
+    for i, conv in zip((0, 15, 16, 149), conversations(4, seed=99)):  # at batch edges (16 rows a batch)
+        changed[i]["messages"] = conv
+    changed.insert(40, {**rows[3], "prompt_id": "new"})  # a duplicate row: same uid, reused
+    del changed[100]
+    serve_no_robots(hub_server, changed, update=True)
+    run(["raw/no_robots", "cookbook/no_robots"], "default/train")
+    monkeypatch.setattr(steps_tokenized, "INCREMENTAL_BATCH_ROWS", 16)
+    meta = metadata(run(["tokenized/no_robots"], part), "tokenized/no_robots")
+    assert (meta["encoded_rows"], meta["reused_rows"], meta["incremental"]) == (4, 146, "True")
+
+    cookbook = read_table(data_dir / "cookbook" / "no_robots" / "default" / "train.arrow")
+    path = data_dir / "tokenized" / "no_robots" / "qwen3" / "default" / "train.arrow"
+    with ipc.open_file(path) as reader:  # written batch by batch: 16 rows of the new split each
+        sizes = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+        schema = reader.schema
+    assert sizes == [16] * 9 + [6]
+    want = reference(profiles, "qwen3", cookbook)
+    table = read_table(path)
+    assert table.cast(want.schema).equals(want)  # the rows of a full run, in the cookbook's order
+    assert schema.metadata[b"datasets_pipeline.data_version"].decode() == meta["data_version"]
+    # the same rows the engine gives from the previous cache, whatever its batch size
+    tokenizer = ProfileTokenizer(load_profile("qwen3", profiles), TokenizersEncoder(TOKENIZER_FILE))
+    for batch_rows in (1, 7, 1000):
+        streamed = pa.Table.from_batches(list(tokenize_incremental_batches(previous, cookbook, tokenizer, batch_rows=batch_rows)))
+        assert streamed.cast(want.schema).equals(want), batch_rows
+    assert (meta["tokens"], meta["trained_tokens"], meta["truncated_rows"]) == (
+        pc_sum(want, "length"), pc_sum(want, "weights"), int((want.column("length").to_numpy() >= 40).sum()))

@@ -7,7 +7,8 @@ written into the file's schema metadata with the artifact hash, so a run can tel
 
 - unchanged inputs (same data version as the published file): nothing is recomputed;
 - same profile and code, changed rows: only rows whose ``uid`` the published file lacks are encoded
-  (:func:`~datasets_pipeline.tokenize.incremental.tokenize_incremental`), the rest are reused;
+  (:func:`~datasets_pipeline.tokenize.incremental.tokenize_incremental_batches`), the rest are taken
+  from the memory-mapped published file, batch by batch of :data:`INCREMENTAL_BATCH_ROWS` rows;
 - anything else: every row is encoded, streaming from the memory-mapped cookbook file.
 
 Checks: ``rows_match`` (blocking: one row per cookbook row, same ``uid`` and ``source_row``, in
@@ -34,7 +35,7 @@ from ..engine.ipc import read_schema
 from ..errors import NotMaterializedError
 from ..hub.checksum import sha256_of
 from ..paths import local_path, require_local, tokenized_relpath
-from ..tokenize.incremental import drift_check, tokenize_incremental
+from ..tokenize.incremental import IncrementalCounts, drift_check, tokenize_incremental_batches
 from ..tokenize.profiles import Profile, canonical_json
 from ..tokenize.resolve import ResolvedTokenizer, resolve_tokenizer
 from ..tokenize.store import resolve_trained
@@ -52,6 +53,7 @@ ARTIFACT_KEY = b"datasets_pipeline.tokenizer_artifact"
 TOKENIZER_SHA_KEY = b"datasets_pipeline.tokenizer_sha256"
 CODE_KEY = b"datasets_pipeline.tokenized_code"
 DRIFT_SAMPLE = 64  # rows the drift check re-encodes
+INCREMENTAL_BATCH_ROWS = 8192  # rows of the new split per written batch of an incremental run
 DRIFT_SEED = 0
 HISTOGRAM_BINS = 12
 
@@ -196,10 +198,23 @@ def plan_tokenize(
     ):
         from ..engine.ipc import read_table
 
-        result = tokenize_incremental(read_table(str(path)), rows, tokenizer)
-        stream = SplitStream(schema=schema, batches=result.table.cast(schema).to_batches())
-        stats = table_stats(result.table, resolved.profile.max_length)
-        stream.stats.update(encoded_rows=result.tokenized_rows, reused_rows=result.reused_rows, token_stats=stats)
+        counts, token_stats = IncrementalCounts(), TokenStats()
+        max_length = resolved.profile.max_length
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            # the previous file stays memory-mapped; one batch of the new split at a time
+            for batch in tokenize_incremental_batches(read_table(str(path)), rows, tokenizer, batch_rows=INCREMENTAL_BATCH_ROWS, counts=counts):
+                one = table_stats(pa.Table.from_batches([batch]), max_length)
+                token_stats.add({"rows": one.rows, "tokens": one.tokens, "trained_tokens": one.trained_tokens,
+                                 "truncated_rows": one.truncated_rows, "lengths": one.lengths})
+                yield batch
+
+        stream = SplitStream(schema=schema, batches=batches())
+
+        def finish_incremental(done: SplitStream) -> None:
+            done.stats.update(encoded_rows=counts.tokenized_rows, reused_rows=counts.reused_rows, token_stats=token_stats)
+
+        stream.on_finish.append(finish_incremental)
         return TokenizeRun(stream, True)
     stats = TokenStats()
     batches = tokenize_batches(rows.to_batches(), tokenizer, stats=stats)

@@ -12,6 +12,7 @@ cache: a changed tokenizer file or renderer shows up as mismatching rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -29,28 +30,67 @@ class IncrementalResult:
     tokenized_rows: int
 
 
-def tokenize_incremental(previous: pa.Table, rows: pa.Table, tokenizer: ProfileTokenizer) -> IncrementalResult:
-    """The tokenized table of ``rows``, reusing ``previous`` rows with the same ``uid``."""
+@dataclass
+class IncrementalCounts:
+    """Rows reused from the previous cache and rows tokenized, filled while the batches stream."""
+
+    reused_rows: int = 0
+    tokenized_rows: int = 0
+
+
+#: Rows of the new split per output batch of an incremental run.
+DEFAULT_INCREMENTAL_ROWS = 8192
+
+
+def tokenize_incremental_batches(
+    previous: pa.Table,
+    rows: pa.Table,
+    tokenizer: ProfileTokenizer,
+    *,
+    batch_rows: int = DEFAULT_INCREMENTAL_ROWS,
+    counts: IncrementalCounts | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The tokenized rows of ``rows`` in order, ``batch_rows`` rows per record batch: rows whose ``uid``
+    ``previous`` (memory-mapped) holds are taken from it, the others tokenized. Memory: one batch's
+    rows, plus the uid lookup (an index per row)."""
     if "uid" not in rows.schema.names or "uid" not in previous.schema.names:
         raise TokenizeError("incremental tokenization needs a 'uid' column in the rows and in the previous cache")
-    where = pc.index_in(rows.column("uid"), value_set=previous.column("uid"))
-    found = pc.is_valid(where).to_numpy(zero_copy_only=False)
-    new_idx = np.flatnonzero(~found)
-    fresh = tokenize_table(take_table(rows, pa.array(new_idx)), tokenizer)
-    old_idx = np.flatnonzero(found)
-    # One gather from (previous rows, fresh rows) into the new rows' order.
-    order = np.empty(rows.num_rows, dtype=np.int64)
-    order[old_idx] = pc.filter(where, pa.array(found)).to_numpy(zero_copy_only=False)
-    order[new_idx] = previous.num_rows + np.arange(len(new_idx))
-    missing = [name for name in fresh.schema.names if name not in previous.schema.names and name != "source_row"]
+    counts = counts if counts is not None else IncrementalCounts()
+    schema = tokenizer.tokenize(rows.slice(0, 0))[0].schema
+    missing = [name for name in schema.names if name not in previous.schema.names and name != "source_row"]
     if missing:
         raise TokenizeError(f"the previous cache has no column(s) {missing}")
-    names = [name for name in fresh.schema.names if name != "source_row"]
-    combined = pa.concat_tables([previous.select(names).cast(fresh.select(names).schema), fresh.select(names)])
-    out = take_table(combined, pa.array(order))
-    if "source_row" in rows.schema.names:
-        out = out.append_column("source_row", rows.column("source_row"))
-    return IncrementalResult(out.select(fresh.schema.names), len(old_idx), len(new_idx))
+    names = [name for name in schema.names if name != "source_row"]
+    reused_schema = schema if "source_row" not in schema.names else schema.remove(schema.get_field_index("source_row"))
+    kept = previous.select(names)
+    where = pc.index_in(rows.column("uid"), value_set=previous.column("uid"))
+    for start in range(0, rows.num_rows, max(1, batch_rows)):
+        part = rows.slice(start, batch_rows)
+        at = where.slice(start, part.num_rows)
+        found = pc.is_valid(at).to_numpy(zero_copy_only=False)
+        new_idx = np.flatnonzero(~found)
+        old_idx = np.flatnonzero(found)
+        fresh = tokenize_table(take_table(part, pa.array(new_idx)), tokenizer).select(names).cast(reused_schema)
+        reused = take_table(kept, pc.filter(at, pa.array(found)).cast(pa.int64())).cast(reused_schema)
+        order = np.empty(part.num_rows, dtype=np.int64)
+        order[old_idx] = np.arange(len(old_idx))
+        order[new_idx] = len(old_idx) + np.arange(len(new_idx))
+        out = take_table(pa.concat_tables([reused, fresh]), pa.array(order))
+        if "source_row" in schema.names:
+            out = out.append_column("source_row", part.column("source_row"))
+        counts.reused_rows += len(old_idx)
+        counts.tokenized_rows += len(new_idx)
+        yield from out.select(schema.names).combine_chunks().to_batches()
+
+
+def tokenize_incremental(previous: pa.Table, rows: pa.Table, tokenizer: ProfileTokenizer) -> IncrementalResult:
+    """The tokenized table of ``rows``, reusing ``previous`` rows with the same ``uid`` (see
+    :func:`tokenize_incremental_batches`, which streams it)."""
+    counts = IncrementalCounts()
+    batches = list(tokenize_incremental_batches(previous, rows, tokenizer, counts=counts))
+    schema = tokenizer.tokenize(rows.slice(0, 0))[0].schema
+    table = pa.Table.from_batches(batches, schema=batches[0].schema if batches else schema)
+    return IncrementalResult(table, counts.reused_rows, counts.tokenized_rows)
 
 
 @dataclass(frozen=True)
@@ -94,4 +134,4 @@ def drift_check(
     return DriftReport(len(picked), picked[bad].tolist())
 
 
-__all__ = ["DriftReport", "IncrementalResult", "drift_check", "tokenize_incremental"]
+__all__ = ["DriftReport", "IncrementalCounts", "IncrementalResult", "drift_check", "tokenize_incremental", "tokenize_incremental_batches"]
