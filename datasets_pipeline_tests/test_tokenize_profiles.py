@@ -240,3 +240,35 @@ def test_hub_errors_name_the_model_repo_revision_and_file(hub_server, hf_env, tm
         resolve_tokenizer(profile("acme/nope", "main", "tokenizer.json"), hub_source=source)
     with pytest.raises(SourceError, match=r"model repo 'acme/tok' at main \([0-9a-f]{12}\) has no file 'other.json'"):
         resolve_tokenizer(profile("acme/tok", "main", "other.json"), hub_source=source)
+
+
+def test_read_profiles_file_keeps_good_profiles_and_locates_each_error(tmp_path):
+    from datasets_pipeline.tokenize.profiles import read_profiles_file
+
+    file = tmp_path / "tokenizers.yaml"
+    file.write_text(
+        "profiles:\n"
+        "  ok:\n"
+        "    tokenizer: {train: {vocab_size: 500}}\n"
+        "    renderer: llama3\n"
+        "  small:\n"
+        "    tokenizer:\n"
+        "      train:\n"
+        "        algorithm: bpe\n"
+        "        vocab_size: 10\n"
+        "    renderer: qwen3\n"
+        "  a|b:\n"
+        "    renderer: qwen3\n"
+    )
+    read = read_profiles_file(file)
+    assert read.error is None and read.names == ("ok", "small", "a|b") and list(read.profiles) == ["ok"]
+    assert {n: str(e) for n, e in read.errors.items()} == {
+        "small": f"{file}:9: profile 'small', field 'tokenizer.train.vocab_size': must be an integer >= 64, got 10",
+        "a|b": f"{file}:11: profile 'a|b', field 'name': a profile name is letters, digits, '_', '-', '.' (no '/' or '|')",
+    }
+    assert read.samples is not None and read.samples_error is None
+    with pytest.raises(ProfileError, match=r":9: profile 'small', field 'tokenizer.train.vocab_size'"):
+        load_profile("small", file)
+    assert load_profile("ok", file).tokenizer.train.vocab_size == 500
+    file.write_text("profiles: {}\n")
+    assert str(read_profiles_file(file).error) == f"{file}:1: 'profiles' must map profile names to entries (and not be empty)"
