@@ -591,3 +591,15 @@ def test_incremental_refresh_streams_batch_by_batch_and_equals_a_full_run(hub_se
         assert streamed.cast(want.schema).equals(want), batch_rows
     assert (meta["tokens"], meta["trained_tokens"], meta["truncated_rows"]) == (
         pc_sum(want, "length"), pc_sum(want, "weights"), int((want.column("length").to_numpy() >= 40).sum()))
+
+
+def test_dagster_cli_loads_the_code_location_with_a_bad_profile(tmp_path):
+    from datasets_pipeline_tests.dagster_runs import run_cli
+
+    profiles = tmp_path / "tokenizers.yaml"
+    profiles.write_text(BROKEN.format(path=TOKENIZER_FILE).split("samples:")[0])
+    done = run_cli(["asset", "list", "-m", "datasets_pipeline.definitions"], {"DATASETS_PIPELINE_TOKENIZERS": str(profiles)})
+    assert done.returncode == 0, done.stderr
+    listed = set(done.stdout.split())
+    assert {"tokenized/no_robots", "tokenizer/typo", "sample/no_robots", "cookbook/no_robots"} <= listed
+    assert f"{profiles}:9: profile 'typo', field 'max_length': must be an integer >= 2 or null, got 'one'" in done.stderr
