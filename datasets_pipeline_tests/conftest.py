@@ -99,3 +99,25 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DATASETS_PIPELINE_DATA", str(folder))
     monkeypatch.delenv("DATASETS_PIPELINE_HUB_MIRROR", raising=False)
     return folder
+
+
+@pytest.fixture
+def redis_server() -> Iterator[object]:
+    """Debian's redis-server on 127.0.0.1 (free port, temporary folder), stopped after the test."""
+    from datasets_pipeline_tests.servers.redis import RedisServer, find_redis_server
+
+    if find_redis_server() is None:
+        pytest.skip("redis-server is not installed (scripts/install_servers.sh installs Debian's redis-server)")
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[object]:
+    """Debian's PostgreSQL on 127.0.0.1 (free port, cluster in a temporary folder), stopped after the test."""
+    from datasets_pipeline_tests.servers.postgres import PostgresServer, find_postgres_bin
+
+    if find_postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (scripts/install_servers.sh installs Debian's postgresql)")
+    with PostgresServer() as server:
+        yield server

@@ -201,6 +201,12 @@ class HealthReportingExecutor(Executor):
     def step_dependency_config(self) -> Any:
         return self._inner.step_dependency_config
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else from the wrapped executor (e.g. the Celery executor's ``app_args``)."""
+        if name == "_inner":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
     def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[DagsterEvent]:
         instance = plan_context.instance
         try:
