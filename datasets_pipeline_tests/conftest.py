@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from datasets_pipeline_tests.hub_server import HubServer
+from datasets_pipeline_tests.servers.s3 import S3Server
 
 # Step retries of transient Hub faults wait 0.1 s instead of 10 s (also in dagster CLI subprocesses).
 os.environ.setdefault("DATASETS_PIPELINE_HUB_RETRY_DELAY", "0.1")
@@ -99,3 +100,53 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DATASETS_PIPELINE_DATA", str(folder))
     monkeypatch.delenv("DATASETS_PIPELINE_HUB_MIRROR", raising=False)
     return folder
+
+
+@pytest.fixture
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server in its own process on 127.0.0.1 with an empty bucket, stopped after the test."""
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """``s3_server`` with the AWS variables of this process pointing at it (and no other AWS settings)."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name, value in s3_server.env.items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+@dataclass(frozen=True)
+class DataRoot:
+    """Where a test's materialized data lives: a local folder or an ``s3://`` prefix."""
+
+    kind: str  # "local" or "s3"
+    url: str  # the DATASETS_PIPELINE_DATA value
+    s3: S3Server | None = None
+
+    @property
+    def is_remote(self) -> bool:
+        return self.kind != "local"
+
+    def env(self) -> dict[str, str]:
+        """Variables a subprocess needs to reach this root."""
+        return {"DATASETS_PIPELINE_DATA": self.url, **(self.s3.env if self.s3 else {})}
+
+
+@pytest.fixture(params=["local", "s3"])
+def data_root(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DataRoot:
+    """``DATASETS_PIPELINE_DATA`` on a local folder or on ``s3://<bucket>/data`` of a fresh S3 server,
+    with no local Hub mirror configured (the test runs once per kind)."""
+    monkeypatch.delenv("DATASETS_PIPELINE_HUB_MIRROR", raising=False)
+    if request.param == "local":
+        folder = tmp_path / "data"
+        monkeypatch.setenv("DATASETS_PIPELINE_DATA", str(folder))
+        return DataRoot("local", str(folder))
+    server = request.getfixturevalue("s3_env")
+    url = server.url("data")
+    monkeypatch.setenv("DATASETS_PIPELINE_DATA", url)
+    return DataRoot("s3", url, server)
