@@ -110,14 +110,22 @@ def s3_server() -> Iterator[S3Server]:
 
 
 @pytest.fixture
-def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
-    """``s3_server`` with the AWS variables of this process pointing at it (and no other AWS settings)."""
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+    """``s3_server`` with the AWS variables of this process pointing at it (and no other AWS settings).
+
+    fsspec caches one ``S3FileSystem`` per set of arguments, not per environment: the cache is
+    cleared before and after, so no client of an earlier test's server is reused.
+    """
+    import s3fs
+
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
     for name, value in s3_server.env.items():
         monkeypatch.setenv(name, value)
-    return s3_server
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield s3_server
+    s3fs.S3FileSystem.clear_instance_cache()
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,45 @@ class DataRoot:
     def env(self) -> dict[str, str]:
         """Variables a subprocess needs to reach this root."""
         return {"DATASETS_PIPELINE_DATA": self.url, **(self.s3.env if self.s3 else {})}
+
+    def location(self, relpath: str) -> str:
+        """``relpath`` under the root: a local path or an ``s3://`` URL."""
+        return f"{self.url}/{relpath}" if self.is_remote else str(Path(self.url) / relpath)
+
+    def _fs(self):
+        import fsspec
+
+        from datasets_pipeline.layout import storage_options
+
+        if not self.is_remote:
+            return fsspec.filesystem("file"), self.url
+        fs = fsspec.filesystem("s3", skip_instance_cache=True, **storage_options(self.url))
+        return fs, self.url.removeprefix("s3://")
+
+    def read_bytes(self, relpath: str) -> bytes:
+        fs, base = self._fs()
+        return fs.cat_file(f"{base}/{relpath}")
+
+    def read_table(self, relpath: str):
+        import pyarrow as pa
+
+        return pa.ipc.open_file(pa.py_buffer(self.read_bytes(relpath))).read_all()
+
+    def exists(self, relpath: str) -> bool:
+        fs, base = self._fs()
+        return fs.exists(f"{base}/{relpath}")
+
+    def listdir(self, relpath: str) -> list[str]:
+        """Names directly under ``relpath`` (files and folders / common prefixes), sorted."""
+        fs, base = self._fs()
+        path = f"{base}/{relpath}".rstrip("/")
+        if not fs.exists(path):
+            return []
+        return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False))
+
+    def remove(self, relpath: str) -> None:
+        fs, base = self._fs()
+        fs.rm_file(f"{base}/{relpath}")
 
 
 @pytest.fixture(params=["local", "s3"])
