@@ -109,3 +109,7 @@ class UnsafePathError(DatasetsPipelineError, ValueError):
 
 class NotMaterializedError(DatasetsPipelineError, FileNotFoundError):
     """The requested asset partition has not been materialized yet."""
+
+
+class UnsupportedStorageError(DatasetsPipelineError):
+    """The data root's storage is not supported by this layer (e.g. a remote root for a local-only layer)."""

@@ -84,10 +84,11 @@ def remove_stale_temporaries(path: str | os.PathLike, *, older_than: float | Non
     Only ``.tmp-<name>.*`` files beside ``path`` are considered. One is stale when the process named
     in it ran on this machine and no longer runs, or, when that cannot be told (a temporary of another
     machine or of an older naming scheme), when it was last modified before ``older_than`` (a
-    ``time.time()`` value; ``None`` leaves those alone). Returns the names removed. Remote paths: no-op.
+    ``time.time()`` value; ``None`` leaves those alone). Returns the names removed. Remote paths
+    (object storage) follow the same rules, with the object's modification time.
     """
     if not _is_local(path):
-        return []
+        return _remove_stale_remote(str(path), older_than)
     target = Path(str(path).removeprefix("file://"))
     pattern = _temporary_re(target.name)
     removed: list[str] = []
@@ -110,6 +111,35 @@ def remove_stale_temporaries(path: str | os.PathLike, *, older_than: float | Non
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
                 removed.append(entry.name)
+    return removed
+
+
+def _remove_stale_remote(url: str, older_than: float | None) -> list[str]:
+    fs, fs_path = fsspec.core.url_to_fs(url)
+    parent, name = fs_path.rsplit("/", 1)
+    pattern = _temporary_re(name)
+    removed: list[str] = []
+    try:
+        fs.invalidate_cache(parent)
+        entries = fs.ls(parent, detail=True)
+    except (FileNotFoundError, OSError):
+        return []
+    for entry in entries:
+        base = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        match = pattern.fullmatch(base)
+        if match is None or entry.get("type") != "file":
+            continue
+        if match["host"] == HOST_TAG:
+            stale = int(match["pid"]) != os.getpid() and not _pid_alive(int(match["pid"]))
+        else:
+            try:
+                stale = older_than is not None and fs.modified(entry["name"]).timestamp() < older_than
+            except (FileNotFoundError, OSError, NotImplementedError):
+                continue
+        if stale:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                fs.rm_file(entry["name"])
+                removed.append(base)
     return removed
 
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from datasets_pipeline_tests.servers.redis import free_port
+from datasets_pipeline_tests.servers.s3 import free_port
 
 USER = "dagster"
 DATABASE = "dagster"
