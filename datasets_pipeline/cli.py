@@ -73,9 +73,15 @@ def init_instance(config: Path | None = None) -> Path:
     link_instance_config(home, config if config is not None else REPO_ROOT / "dagster.yaml")
     import dagster as dg
 
+    from .defs.raw import HUB_POOL
+
     with dg.DagsterInstance.get() as instance:
         instance.upgrade()  # creates missing tables, applies pending migrations (`dagster instance migrate`)
         instance.get_runs(limit=1)
+        # The pool's slots now, in one process: two runs creating them at once on PostgreSQL collide
+        # (a unique-key violation fails one of the runs).
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.initialize_concurrency_limit_to_default(HUB_POOL)
     return home
 
 
