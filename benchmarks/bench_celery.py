@@ -5,7 +5,8 @@ Set-up (all on this machine, started by the script and stopped at the end): the 
 1,319 test rows repeated), Redis (the broker and result backend), PostgreSQL (the instance, from
 ``deploy/dagster.postgres.yaml``), and 0, 1 or 2 worker processes
 (``celery -A datasets_pipeline.defs.celery_app worker --concurrency 1``). The data root is a local
-folder (a new one per case): object-storage speed is not what is measured.
+folder and the Hub cache (``HF_HOME``) an empty one, new for each case (every case downloads): object
+storage speed is not what is measured.
 
 Workload per case: the four partitions' runs of ``raw/gsm8k,cookbook/gsm8k`` (8 steps: download +
 Parquet → Arrow, then the cookbook conversion), submitted as ``dagster asset materialize`` runs two
@@ -22,6 +23,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,7 +82,8 @@ def run_case(kind: str, workers: int, env: dict[str, str], work: Path, instance)
     from datasets_pipeline_tests.servers.celery_workers import CeleryWorker
 
     data = Path(tempfile.mkdtemp(prefix="data-", dir=work))
-    env = {**env, "DATASETS_PIPELINE_DATA": str(data), "DATASETS_PIPELINE_EXECUTOR": kind}
+    hf_home = Path(tempfile.mkdtemp(prefix="hf_home-", dir=work))  # an empty Hub cache: every case downloads
+    env = {**env, "DATASETS_PIPELINE_DATA": str(data), "DATASETS_PIPELINE_EXECUTOR": kind, "HF_HOME": str(hf_home)}
     dagster = str(Path(sys.executable).with_name("dagster"))
     before = {r.run_id for r in instance.get_runs()}
     load = os.getloadavg()[0]  # other work on the machine
@@ -108,6 +111,8 @@ def run_case(kind: str, workers: int, env: dict[str, str], work: Path, instance)
     run_ids = [r.run_id for r in instance.get_runs() if r.run_id not in before]
     steps = step_seconds(instance, run_ids)
     sizes = {layer: (data / layer / "gsm8k" / "main" / "test.arrow").stat().st_size for layer in ("raw", "cookbook")}
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(hf_home, ignore_errors=True)
     return {"wall_s": wall, "step_s": steps, "steps_per_min": 8 / wall * 60, "bytes_main_test": sizes,
             "loadavg_before": load}  # fmt: skip
 
@@ -130,7 +135,7 @@ def main() -> None:
     results: dict[str, list[dict]] = {f"{k}-{w}": [] for k, w in cases}
     with HubServer() as hub, RedisServer() as redis, PostgresServer() as pg:
         hub.add_repo("openai/gsm8k", gsm8k_files(args.rows))
-        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(work / "hf_home"), "HF_HUB_DISABLE_TELEMETRY": "1",
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_TELEMETRY": "1",
                "DAGSTER_HOME": str(work / "dagster_home"), "DAGSTER_PG_URL": pg.dagster_url,
                "DATASETS_PIPELINE_CELERY_BROKER": redis.url, "PYTHONPATH": str(REPO_ROOT)}  # fmt: skip
         env.pop("HF_TOKEN", None)
@@ -155,6 +160,7 @@ def main() -> None:
     out = {"machine": machine(), "date": now(), "commit": commit, "rows_per_split": args.rows, "partitions": PARTITIONS,
            "bytes_main_test": results["celery-1"][0]["bytes_main_test"], "runs": results, "summary": summary}  # fmt: skip
     save("celery", out)
+    shutil.rmtree(work, ignore_errors=True)
     for name, s in summary.items():
         print(f"{name:16s} wall {s['wall_s_median']:6.1f} s  steps {s['step_s_median']:6.1f} s  {s['steps_per_min_median']:5.1f} steps/min")
 
