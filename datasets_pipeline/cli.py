@@ -67,9 +67,9 @@ def init_instance(config: Path | None = None) -> Path:
     os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home"))
     home = Path(os.environ["DAGSTER_HOME"]).expanduser().resolve()  # as Dagster compares it with its working folder
     os.environ["DAGSTER_HOME"] = str(home)
-    home.mkdir(parents=True, exist_ok=True)
     if config is not None and not config.is_file():
         raise SystemExit(f"init: instance config {config} not found")
+    home.mkdir(parents=True, exist_ok=True)
     link_instance_config(home, config if config is not None else REPO_ROOT / "dagster.yaml")
     import dagster as dg
 

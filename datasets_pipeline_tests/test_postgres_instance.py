@@ -3,6 +3,7 @@ store their runs, event logs, pool slots and schedule state in a PostgreSQL serv
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,15 @@ def test_postgres_yaml_keeps_the_projects_run_monitoring_launcher_and_pools():
     assert {k: v for k, v in postgres.items() if k != "storage"} == {k: v for k, v in sqlite.items() if k != "storage"}
 
 
+def test_init_refuses_a_missing_instance_config(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "datasets_pipeline", "init", "--config", str(tmp_path / "nope.yaml")],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"init: instance config {tmp_path / 'nope.yaml'} not found"
+    assert not (tmp_path / "home").exists()
+
+
 @pytest.mark.slow
 def test_runs_store_their_history_in_postgres(hub_server, postgres_server, tmp_path, data_dir, monkeypatch):
     hub_server.add_repo("openai/gsm8k", gsm8k_repo_files())
@@ -52,6 +62,9 @@ def test_runs_store_their_history_in_postgres(hub_server, postgres_server, tmp_p
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     monkeypatch.setenv("DAGSTER_PG_URL", postgres_server.dagster_url)
     home = init_postgres_instance(env)
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        # init created the pool's slots: two first runs no longer race to insert them
+        assert instance.event_log_storage.get_concurrency_info("hf_hub").slot_count == 2
 
     # Two runs at once (the default multiprocess executor), one process tree each, one database.
     runs = [
