@@ -8,11 +8,8 @@ tests run on both roots through the ``data_root`` fixture) or refuses it up fron
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
-import datasets
 import dagster as dg
 import pyarrow as pa
 import pytest
