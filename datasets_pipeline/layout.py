@@ -21,6 +21,7 @@ Local files are memory-mapped when read; remote ones are read through fsspec (no
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,10 +149,8 @@ class DataLayout:
         for attempt in range(REMOTE_READ_ATTEMPTS):
             try:
                 return read_table(location)
-            except FileNotFoundError:
-                raise
-            except OSError:
-                if attempt == REMOTE_READ_ATTEMPTS - 1:
+            except OSError as exc:  # s3fs's FileExpired (EBUSY): the object changed under the read
+                if exc.errno != errno.EBUSY or attempt == REMOTE_READ_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
