@@ -194,3 +194,26 @@ def test_dataset_dict_path_on_s3_opens_with_datasets_in_a_fresh_process(hub_serv
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["url"].startswith(f"s3://{s3_env.bucket}/data/dataset_dict/gsm8k/.main.")
     assert out["splits"] == {"train": 40, "test": 1319} and out["first"] == "18" and out["cookbook"] == 1319
+
+
+def test_layout_locations_local_and_remote(tmp_path, monkeypatch):
+    from datasets_pipeline.errors import UnsafePathError
+
+    monkeypatch.setenv("DATASETS_PIPELINE_DATA", "s3://bucket/prefix/")
+    remote = DataLayout.from_env()
+    assert remote.remote and remote.root == "s3://bucket/prefix"
+    assert remote.split("raw", "gsm8k", "main", "test") == "s3://bucket/prefix/raw/gsm8k/main/test.arrow"
+    assert remote.dataset_dict("math_rl", "default") == "s3://bucket/prefix/dataset_dict/math_rl/default"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATASETS_PIPELINE_DATA", "rel/data")
+    local = DataLayout.from_env()
+    assert not local.remote and local.root == str(tmp_path / "rel" / "data")
+    assert local.split("cookbook", "gsm8k", "main", "test") == str(tmp_path / "rel/data/cookbook/gsm8k/main/test.arrow")
+    assert DataLayout("file://" + str(tmp_path)).root == str(tmp_path)
+    for layout in (remote, local):
+        with pytest.raises(UnsafePathError):
+            layout.location("../outside")
+        with pytest.raises(UnsafePathError):
+            layout.split("raw", "..", "main", "test")
+        with pytest.raises(UnsafePathError):
+            layout.dataset_dict("gsm8k", "../main")
