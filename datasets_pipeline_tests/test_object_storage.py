@@ -217,3 +217,25 @@ def test_layout_locations_local_and_remote(tmp_path, monkeypatch):
             layout.split("raw", "..", "main", "test")
         with pytest.raises(UnsafePathError):
             layout.dataset_dict("gsm8k", "../main")
+
+
+def test_remote_read_memory_stays_bounded_by_the_spool_block(s3_env: S3Server):
+    """A remote split is copied in 8 MiB requests to a local spool file and memory-mapped, not held as bytes."""
+    import tracemalloc
+
+    import numpy as np
+
+    from datasets_pipeline.engine.ipc import SPOOL_BLOCK
+
+    rows = 6_000_000  # 48 MB of int64
+    url = s3_env.url("data/raw/big/main/train.arrow")
+    write_table(url, pa.table({"x": pa.array(np.arange(rows, dtype=np.int64))}), max_chunksize=1_000_000)
+    tracemalloc.start()
+    try:
+        table = DataLayout(s3_env.url("data")).read(url)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert table.num_rows == rows and table.column("x")[rows - 1].as_py() == rows - 1
+    assert pa.total_allocated_bytes() < 1 << 20  # the columns are memory-mapped, not allocated
+    assert peak < 4 * SPOOL_BLOCK < rows * 8, peak  # reading the whole object as bytes would peak above 48 MB
