@@ -16,11 +16,13 @@ Layers on a remote root:
 - ``tokenized``, ``mixture``, ``sample``, ``tokenizer``: local roots only, refused up front
   (:class:`~datasets_pipeline.errors.UnsupportedStorageError`).
 
-Local files are memory-mapped when read; remote ones are read through fsspec (no memory map).
+Local files are memory-mapped when read; remote ones are streamed through fsspec into an unlinked
+local temporary file that is memory-mapped (bounded memory; see :func:`~.engine.ipc.read_table`).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,17 +143,15 @@ class DataLayout:
     # --- reading and writing -----------------------------------------------------------------------
 
     def read(self, location: str) -> pa.Table:
-        """The Arrow IPC file at ``location``: memory-mapped when local; remotely read through fsspec
-        (pinned to one object version; a file replaced mid-read is read again)."""
+        """The Arrow IPC file at ``location``: memory-mapped when local; remotely streamed to a local
+        spool file first (pinned to one object version; a file replaced mid-read is read again)."""
         if not self.remote:
             return read_table(location)
         for attempt in range(REMOTE_READ_ATTEMPTS):
             try:
                 return read_table(location)
-            except FileNotFoundError:
-                raise
-            except OSError:
-                if attempt == REMOTE_READ_ATTEMPTS - 1:
+            except OSError as exc:  # s3fs's FileExpired (EBUSY): the object changed under the read
+                if exc.errno != errno.EBUSY or attempt == REMOTE_READ_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 

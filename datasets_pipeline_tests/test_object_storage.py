@@ -8,11 +8,8 @@ tests run on both roots through the ``data_root`` fixture) or refuses it up fron
 from __future__ import annotations
 
 import json
-import os
 import time
-from pathlib import Path
 
-import datasets
 import dagster as dg
 import pyarrow as pa
 import pytest
@@ -197,3 +194,48 @@ def test_dataset_dict_path_on_s3_opens_with_datasets_in_a_fresh_process(hub_serv
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["url"].startswith(f"s3://{s3_env.bucket}/data/dataset_dict/gsm8k/.main.")
     assert out["splits"] == {"train": 40, "test": 1319} and out["first"] == "18" and out["cookbook"] == 1319
+
+
+def test_layout_locations_local_and_remote(tmp_path, monkeypatch):
+    from datasets_pipeline.errors import UnsafePathError
+
+    monkeypatch.setenv("DATASETS_PIPELINE_DATA", "s3://bucket/prefix/")
+    remote = DataLayout.from_env()
+    assert remote.remote and remote.root == "s3://bucket/prefix"
+    assert remote.split("raw", "gsm8k", "main", "test") == "s3://bucket/prefix/raw/gsm8k/main/test.arrow"
+    assert remote.dataset_dict("math_rl", "default") == "s3://bucket/prefix/dataset_dict/math_rl/default"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATASETS_PIPELINE_DATA", "rel/data")
+    local = DataLayout.from_env()
+    assert not local.remote and local.root == str(tmp_path / "rel" / "data")
+    assert local.split("cookbook", "gsm8k", "main", "test") == str(tmp_path / "rel/data/cookbook/gsm8k/main/test.arrow")
+    assert DataLayout("file://" + str(tmp_path)).root == str(tmp_path)
+    for layout in (remote, local):
+        with pytest.raises(UnsafePathError):
+            layout.location("../outside")
+        with pytest.raises(UnsafePathError):
+            layout.split("raw", "..", "main", "test")
+        with pytest.raises(UnsafePathError):
+            layout.dataset_dict("gsm8k", "../main")
+
+
+def test_remote_read_memory_stays_bounded_by_the_spool_block(s3_env: S3Server):
+    """A remote split is copied in 8 MiB requests to a local spool file and memory-mapped, not held as bytes."""
+    import tracemalloc
+
+    import numpy as np
+
+    from datasets_pipeline.engine.ipc import SPOOL_BLOCK
+
+    rows = 6_000_000  # 48 MB of int64
+    url = s3_env.url("data/raw/big/main/train.arrow")
+    write_table(url, pa.table({"x": pa.array(np.arange(rows, dtype=np.int64))}), max_chunksize=1_000_000)
+    tracemalloc.start()
+    try:
+        table = DataLayout(s3_env.url("data")).read(url)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert table.num_rows == rows and table.column("x")[rows - 1].as_py() == rows - 1
+    assert pa.total_allocated_bytes() < 1 << 20  # the columns are memory-mapped, not allocated
+    assert peak < 4 * SPOOL_BLOCK < rows * 8, peak  # reading the whole object as bytes would peak above 48 MB

@@ -7,7 +7,9 @@ import errno
 import hashlib
 import os
 import re
+import shutil
 import socket
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -356,13 +358,35 @@ def write_table(path: str | os.PathLike, table: pa.Table, max_chunksize: int | N
     return write_batches(path, table.to_batches(max_chunksize=max_chunksize), schema=table.schema)
 
 
+#: Bytes per request when a remote file is copied to the local spool (memory held at once by the copy).
+SPOOL_BLOCK = 8 << 20
+
+
 def read_table(path: str | os.PathLike) -> pa.Table:
-    """Read an Arrow IPC file: memory-mapped (zero copy) when local, through fsspec otherwise."""
+    """Read an Arrow IPC file: memory-mapped (zero copy) when local.
+
+    A remote file (an fsspec URL) is streamed in :data:`SPOOL_BLOCK` requests into an unlinked
+    temporary file of the local temporary folder (``TMPDIR``), which is then memory-mapped: memory
+    stays bounded by one block whatever the file's size, and the pages are the kernel's to evict.
+    The requests of one read are pinned to one object version where the filesystem supports it
+    (s3fs: the ETag), so a file replaced mid-read is an error (``errno.EBUSY``), never a mix.
+    """
     if _is_local(path):
         source = pa.memory_map(str(path).removeprefix("file://"), "r")
         return pa.ipc.open_file(source).read_all()
-    with fsspec.open(str(path), "rb") as fh:
-        return pa.ipc.open_file(pa.py_buffer(fh.read())).read_all()
+    return pa.ipc.open_file(spool_remote(str(path))).read_all()
+
+
+def spool_remote(url: str) -> pa.MemoryMappedFile:
+    """Copy the remote file ``url`` to an unlinked local temporary and memory-map it."""
+    fs, fs_path = fsspec.core.url_to_fs(url)
+    fd, spool = tempfile.mkstemp(prefix=".spool-", suffix=".arrow")
+    try:
+        with os.fdopen(fd, "wb") as out, fs.open(fs_path, "rb", block_size=SPOOL_BLOCK, cache_type="none") as src:
+            shutil.copyfileobj(src, out, SPOOL_BLOCK)
+        return pa.memory_map(spool, "r")
+    finally:
+        os.unlink(spool)  # the mapping keeps the pages; the name goes at once
 
 
 def iter_batches(path: str | os.PathLike) -> Iterator[pa.RecordBatch]:
