@@ -239,3 +239,15 @@ def test_remote_read_memory_stays_bounded_by_the_spool_block(s3_env: S3Server):
     assert table.num_rows == rows and table.column("x")[rows - 1].as_py() == rows - 1
     assert pa.total_allocated_bytes() < 1 << 20  # the columns are memory-mapped, not allocated
     assert peak < 4 * SPOOL_BLOCK < rows * 8, peak  # reading the whole object as bytes would peak above 48 MB
+
+
+def test_a_damaged_remote_pointer_is_an_error_for_readers_and_replaced_by_the_next_publication(s3_env: S3Server):
+    from datasets_pipeline.errors import DatasetsPipelineError
+
+    target = s3_env.url("data/dataset_dict/t/default")
+    s3_env.client().put_object(Bucket=s3_env.bucket, Key="data/dataset_dict/t/default.pointer", Body=b"../../elsewhere\n")
+    with pytest.raises(DatasetsPipelineError, match="pointer file holds '../../elsewhere', not a version folder of 'default'"):
+        resolve_dir(target)
+    publish_dir(target, lambda d: save_dataset_dict({"train": _table(2)}, d))
+    assert load_dataset_dict(str(resolve_dir(target)))["train"].num_rows == 2
+    assert len(list_versions(target)) == 1

@@ -298,13 +298,17 @@ def _publish_remote(target: str, write: Callable[[str], T], grace: float) -> T:
 
 
 def _remote_pointer(fs: fsspec.AbstractFileSystem, pointer: str, name: str) -> tuple[str | None, float | None]:
-    """The version a remote pointer names and when it was written (the store's clock), or ``(None, None)``."""
+    """The version a remote pointer names and when it was written (the store's clock), or ``(None, None)``.
+
+    A pointer that names no version of ``name`` (damaged) counts as naming none: the new one replaces it.
+    """
     try:
-        text = fs.cat_file(pointer).decode()
+        text = fs.cat_file(pointer).decode(errors="replace")
         written = fs.modified(pointer).timestamp()
     except FileNotFoundError:
         return None, None
-    return _checked_version(name, text, pointer), written
+    version = text.strip()
+    return (version if _version_re(name).fullmatch(version) else None), written
 
 
 def _remove_replaced_remote(
