@@ -7,13 +7,12 @@ from pathlib import Path
 import pyarrow as pa
 
 from .catalog import CATALOG, get_spec
-from .engine.ipc import read_table
-from .engine.versioned_dir import resolve_dir
 from .errors import NotMaterializedError
+from .layout import DataLayout
 from .mixtures.recipes import CONFIG as RECIPE_CONFIG
 from .mixtures.recipes import load_recipes
-from .paths import check_segment, data_root, is_remote, local_path, split_relpath, tokenized_relpath
-from .steps.mixture import load_mixture_file, mixture_file
+from .paths import check_segment
+from .steps.mixture import load_mixture_file
 
 LOAD_LAYERS = ("raw", "cookbook", "tokenized", "mixture")
 
@@ -79,11 +78,13 @@ def load(
         raise ValueError(f"{name} has no config {config!r}; configs: {', '.join(spec.configs)}")
     if split not in spec.splits[config]:
         raise ValueError(f"{name} config {config!r} has no split {split!r}; splits: {', '.join(spec.splits[config])}")
-    root = data_root()
-    rel = tokenized_relpath(name, profile, config, split) if profile is not None else split_relpath(layer, name, config, split)
-    location = f"{root}/{rel}" if is_remote(root) else str(local_path(root, rel))
+    layout = DataLayout.from_env()
+    if profile is not None:
+        location = layout.tokenized(name, profile, config, split)
+    else:
+        location = layout.split(layer, name, config, split)
     try:
-        return read_table(location)
+        return layout.read(location)
     except FileNotFoundError:
         error = not_materialized(layer, name, config, split, location, profile)
         if profile is not None:
@@ -105,9 +106,10 @@ def load_mixture(name: str, split: str = "train") -> pa.Table:
     if split not in mixture.splits:
         held = "" if mixture.test_size else " (it holds no rows out: set test_size for a test split)"
         raise ValueError(f"mixture {name} has no split {split!r}; splits: {', '.join(mixture.splits)}{held}")
-    path = mixture_file(data_root(), name, split)
+    layout = DataLayout.from_env()
+    path = layout.mixture(name, split)
     try:
-        return read_table(path)
+        return layout.read(path)
     except FileNotFoundError:
         raise NotMaterializedError(
             f"mixture/{name} is not materialized at {path}",
@@ -116,7 +118,7 @@ def load_mixture(name: str, split: str = "train") -> pa.Table:
         ) from None
 
 
-def dataset_dict_path(name: str, config: str | None = None) -> Path:
+def dataset_dict_path(name: str, config: str | None = None) -> Path | str:
     """The folder of the current version of ``dataset_dict/<name>`` for ``config``, for ``datasets.load_from_disk``.
 
     ``name`` is a catalog dataset or a recipe of ``mixtures.yaml`` (e.g. ``math_rl``; its only config
@@ -127,6 +129,10 @@ def dataset_dict_path(name: str, config: str | None = None) -> Path:
     version stays on disk at least one hour (``DATASETS_PIPELINE_VERSION_GRACE`` seconds) after a
     newer one replaced it, and is removed by a publication after that; call this function again to
     get the newest version, and open the path within that time (opened files stay readable).
+
+    On a remote root (``s3://…``) the result is the URL of the immutable version prefix that the
+    pointer object names; open it with ``datasets.load_from_disk(url, storage_options=...)``
+    (:func:`datasets_pipeline.layout.storage_options` gives the options the environment sets).
     """
     if name in CATALOG:
         configs: tuple[str, ...] = get_spec(name).configs
@@ -142,16 +148,11 @@ def dataset_dict_path(name: str, config: str | None = None) -> Path:
     check_segment(config, "config")
     if config not in configs:
         raise ValueError(f"{name} has no config {config!r}; configs: {', '.join(configs)}")
-    root = data_root()
-    if is_remote(root):
-        raise NotMaterializedError(
-            f"dataset_dict_path needs a local DATASETS_PIPELINE_DATA, not {root}", dataset=name, config=config
-        )
-    published = local_path(root, f"dataset_dict/{name}/{config}")
-    for _ in range(3):  # a publication may remove the resolved version between the two steps: resolve again
-        path = Path(resolve_dir(published))
-        if (path / "dataset_dict.json").exists():
-            return path
+    layout = DataLayout.from_env()
+    published = layout.dataset_dict(name, config)
+    folder = layout.resolve_dataset_dict(name, config)
+    if folder is not None:
+        return folder if layout.remote else Path(folder)
     raise NotMaterializedError(
         f"dataset_dict/{name} is not materialized at {published}",
         dataset=name, config=config, hint=_materialize_hint("dataset_dict", name, config),

@@ -1,8 +1,9 @@
 """Command line of the project.
 
-- ``python -m datasets_pipeline init``: create ``$DAGSTER_HOME`` (default ``./.dagster_home``) with the
-  project's ``dagster.yaml`` and initialize its storage, once, before any run. Two first runs on a
-  fresh SQLite ``DAGSTER_HOME`` would otherwise race to create the same tables and can leave it broken.
+- ``python -m datasets_pipeline init [--config deploy/dagster.postgres.yaml]``: create ``$DAGSTER_HOME``
+  (default ``./.dagster_home``) with the project's ``dagster.yaml`` (or the given instance config) and
+  initialize its storage, once, before any run. Two first runs on a fresh SQLite ``DAGSTER_HOME`` would
+  otherwise race to create the same tables and can leave it broken.
 - ``python -m datasets_pipeline demo``: ``init``, materialize the demo datasets, serve the UI.
 - ``python -m datasets_pipeline free-dead-runs``: mark started runs whose worker process is gone as
   failed and free their pool slots, and those ended runs still hold (what the daemon's run
@@ -59,19 +60,28 @@ def link_instance_config(home: Path, source: Path = REPO_ROOT / "dagster.yaml") 
     target.symlink_to(source.resolve())
 
 
-def init_instance() -> Path:
+def init_instance(config: Path | None = None) -> Path:
     """Create ``$DAGSTER_HOME`` (default ``./.dagster_home``) whose ``dagster.yaml`` is a link to the project's
-    (:func:`link_instance_config`) and create or migrate its storage now, in this one process. Returns the folder."""
+    (:func:`link_instance_config`), or to ``config`` (e.g. ``deploy/dagster.postgres.yaml``), and create or
+    migrate its storage now, in this one process. Returns the folder."""
     os.environ.setdefault("DAGSTER_HOME", str(REPO_ROOT / ".dagster_home"))
     home = Path(os.environ["DAGSTER_HOME"]).expanduser().resolve()  # as Dagster compares it with its working folder
     os.environ["DAGSTER_HOME"] = str(home)
+    if config is not None and not config.is_file():
+        raise SystemExit(f"init: instance config {config} not found")
     home.mkdir(parents=True, exist_ok=True)
-    link_instance_config(home)
+    link_instance_config(home, config if config is not None else REPO_ROOT / "dagster.yaml")
     import dagster as dg
+
+    from .defs.raw import HUB_POOL
 
     with dg.DagsterInstance.get() as instance:
         instance.upgrade()  # creates missing tables, applies pending migrations (`dagster instance migrate`)
         instance.get_runs(limit=1)
+        # The pool's slots now, in one process: two runs creating them at once on PostgreSQL collide
+        # (a unique-key violation fails one of the runs).
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.initialize_concurrency_limit_to_default(HUB_POOL)
     return home
 
 
@@ -144,7 +154,8 @@ def _serve(port: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m datasets_pipeline")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("init", help="create $DAGSTER_HOME with this project's dagster.yaml and initialize its storage")
+    init = sub.add_parser("init", help="create $DAGSTER_HOME with this project's dagster.yaml and initialize its storage")
+    init.add_argument("--config", type=Path, help="link this instance config instead (e.g. deploy/dagster.postgres.yaml)")
     sub.add_parser("free-dead-runs", help="mark runs whose worker process is gone as failed and free their pool slots")
     demo = sub.add_parser("demo", help="materialize the demo datasets, then serve the Dagster UI")
     demo.add_argument("--no-serve", action="store_true", help="stop after materializing")
@@ -152,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
     if args.command == "init":
-        print(f"Dagster instance ready in {init_instance()}")
+        print(f"Dagster instance ready in {init_instance(args.config)}")
         return 0
     if args.command == "free-dead-runs":
         return _free_dead_runs()

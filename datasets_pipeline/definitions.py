@@ -1,33 +1,28 @@
 """The Dagster code location: ``dagster dev`` (via workspace.yaml) and ``-m datasets_pipeline.definitions``.
 
-``DATASETS_PIPELINE_EXECUTOR`` picks how steps of a run execute: ``multiprocess`` (default, one
-process per step, at most ``DATASETS_PIPELINE_MAX_CONCURRENT`` at once) or ``in_process``. Either is
-wrapped by :func:`~datasets_pipeline.defs.run_health.with_run_health`: runs are tagged with their
-worker process (so a killed run is detected and its pool slots freed) and a step waiting for a pool
-slot logs a warning.
+``DATASETS_PIPELINE_EXECUTOR`` picks how steps of a run execute when the run's config does not:
+``multiprocess`` (default, one process per step, at most ``DATASETS_PIPELINE_MAX_CONCURRENT`` at once),
+``in_process`` or ``celery`` (steps as tasks on Celery workers; see
+:mod:`~datasets_pipeline.defs.executors`). Each is wrapped by
+:func:`~datasets_pipeline.defs.run_health.with_run_health`: runs are tagged with their worker process
+(so a killed run is detected and its pool slots freed) and a step waiting for a pool slot logs a
+warning.
 """
 
 from __future__ import annotations
-
-import os
 
 import dagster as dg
 
 from .defs.assets import catalog_assets
 from .defs.automation import automation_defs
+from .defs.executors import pipeline_executor
 from .defs.io_manager import ArrowIOManagerFactory
 from .defs.resources import HubResource
 from .defs.run_health import with_run_health
 
 
 def _executor() -> dg.ExecutorDefinition:
-    kind = os.environ.get("DATASETS_PIPELINE_EXECUTOR", "multiprocess")
-    if kind == "in_process":
-        return with_run_health(dg.in_process_executor)
-    if kind != "multiprocess":
-        raise ValueError(f"DATASETS_PIPELINE_EXECUTOR must be 'multiprocess' or 'in_process', not {kind!r}")
-    max_concurrent = int(os.environ.get("DATASETS_PIPELINE_MAX_CONCURRENT", "2"))
-    return with_run_health(dg.multiprocess_executor).configured({"max_concurrent": max_concurrent})
+    return with_run_health(pipeline_executor())
 
 
 def resources() -> dict[str, object]:

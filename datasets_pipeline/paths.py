@@ -107,11 +107,6 @@ def partition_relpath(asset: str, partition: str) -> str:
     return split_relpath(layer, name, *check_partition_key(partition))
 
 
-def location(root: str, relpath: str) -> str:
-    """Where ``relpath`` is under ``root``: a URL for a remote root, else a checked local path."""
-    return f"{root.rstrip('/')}/{relpath}" if is_remote(root) else str(local_path(root, relpath))
-
-
 def local_path(root: str, relpath: str) -> Path:
     """Join a relative data path under a local root and make sure it stays inside.
 

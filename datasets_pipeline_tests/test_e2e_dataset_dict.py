@@ -11,6 +11,7 @@ import pytest
 
 import datasets_pipeline as dp
 from datasets_pipeline.engine.hf_disk import load_dataset_dict
+from datasets_pipeline.layout import storage_options
 from datasets_pipeline_tests.dagster_runs import failure_message, materialize
 from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files, hf_features_metadata, parquet_bytes
 from datasets_pipeline_tests.test_e2e_families import card, cookbook
@@ -24,28 +25,34 @@ def run(selection: list[str], partition: str | None):
     return result
 
 
-def test_gsm8k_dataset_dict_loads_with_datasets(hub_server, hf_env, data_dir):
+def test_gsm8k_dataset_dict_loads_with_datasets(hub_server, hf_env, data_root):
     hub_server.add_repo("openai/gsm8k", gsm8k_repo_files(train_rows=40))
     for split in ("train", "test"):
         run(["raw/gsm8k", "cookbook/gsm8k"], f"main/{split}")
     run(["dataset_dict/gsm8k"], "main")
     path = dp.dataset_dict_path("gsm8k")
-    published = data_dir / "dataset_dict" / "gsm8k" / "main"
-    assert published.is_symlink() and path == published.resolve()  # the immutable version folder
-    assert path.parent == published.parent and path.name.startswith(".main.") and not path.is_symlink()
-    loaded = datasets.load_from_disk(str(path))
+    if data_root.is_remote:  # the version prefix the pointer object names
+        pointer = data_root.read_bytes("dataset_dict/gsm8k/main.pointer").decode().strip()
+        assert path == f"{data_root.url}/dataset_dict/gsm8k/{pointer}" and pointer.startswith(".main.")
+        assert not data_root.exists("dataset_dict/gsm8k/main")
+    else:
+        published = Path(data_root.url) / "dataset_dict" / "gsm8k" / "main"
+        assert published.is_symlink() and path == published.resolve()  # the immutable version folder
+        assert path.parent == published.parent and path.name.startswith(".main.") and not path.is_symlink()
+    loaded = datasets.load_from_disk(str(path), storage_options=storage_options(str(path)) or None)
     assert isinstance(loaded, datasets.DatasetDict) and list(loaded) == ["train", "test"]
     for split in ("train", "test"):  # the cookbook's Gsm8kDataset: train shuffle(seed=0), test as it is
-        source = datasets.Dataset(cookbook(data_dir, "gsm8k", f"main/{split}"))
+        source = datasets.Dataset(cookbook(data_root, "gsm8k", f"main/{split}"))
         expected = source.shuffle(seed=0).flatten_indices() if split == "train" else source
         assert loaded[split].num_rows == source.num_rows
         assert loaded[split].data.table.to_pylist() == expected.data.table.to_pylist()
     assert loaded["train"]["source_row"] != list(range(40))
     assert loaded["test"].num_rows == 1319 and loaded["test"][0]["answer"] == "18"
     assert loaded["test"].features["level"] == datasets.Value("int64")
-    assert set(json.loads((path / "test" / "state.json").read_text())) == {
+    relative = str(path).removeprefix(data_root.url + "/")
+    assert set(json.loads(data_root.read_bytes(f"{relative}/test/state.json"))) == {
         "_data_files", "_fingerprint", "_format_columns", "_format_kwargs", "_format_type", "_output_all_columns", "_split"}
-    # our reader gives the same tables by memory map, without datasets
+    # our reader gives the same tables (by memory map when local), without datasets
     ours = load_dataset_dict(path)
     assert ours["test"].to_pylist() == loaded["test"].data.table.to_pylist()
 
@@ -130,7 +137,7 @@ def test_vision_dataset_dict_keeps_classlabel_and_image(hub_server, hf_env, data
     assert first["label"] == 1 and first["label_name"] == "stop sign" and first["image"].size == (4, 3)
 
 
-def test_math_rl_recipe_equals_datasets_concat_filter_shuffle(hub_server, hf_env, data_dir):
+def test_math_rl_recipe_equals_datasets_concat_filter_shuffle(hub_server, hf_env, data_root):
     configs = ["algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory", "prealgebra", "precalculus"]
     files = {"README.md": card({c: {"train": f"{c}/train-*", "test": f"{c}/test-*"} for c in configs})}
     math500_rows = []
@@ -153,10 +160,12 @@ def test_math_rl_recipe_equals_datasets_concat_filter_shuffle(hub_server, hf_env
     run(["raw/math500", "cookbook/math500"], "default/test")
     run(["dataset_dict/math_rl"], None)
 
-    parts = [datasets.Dataset(cookbook(data_dir, "hendrycks_math", f"{c}/{s}")) for c in configs for s in ("train", "test")]
-    banned = set(cookbook(data_dir, "math500", "default/test").column("problem").to_pylist())
+    parts = [datasets.Dataset(cookbook(data_root, "hendrycks_math", f"{c}/{s}")) for c in configs for s in ("train", "test")]
+    banned = set(cookbook(data_root, "math500", "default/test").column("problem").to_pylist())
     reference = datasets.concatenate_datasets(parts).filter(lambda r: r["problem"] not in banned).shuffle(seed=0)
-    loaded = datasets.load_from_disk(str(dp.dataset_dict_path("math_rl")))
+    path = str(dp.dataset_dict_path("math_rl"))
+    assert path.startswith(f"{data_root.url}/dataset_dict/math_rl/.default.")
+    loaded = datasets.load_from_disk(path, storage_options=storage_options(path) or None)
     assert loaded["train"].num_rows == 7 * 12 - 7
     assert loaded["train"].data.table.to_pylist() == reference.flatten_indices().data.table.to_pylist()
     assert loaded["test"].num_rows == 7

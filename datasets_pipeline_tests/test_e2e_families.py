@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
+import datasets_pipeline as dp
 from datasets_pipeline.engine.ipc import read_table
 from datasets_pipeline_tests.dagster_runs import failure_message, materialize
 from datasets_pipeline_tests.fixtures_data import (
@@ -55,18 +56,22 @@ def checks(result) -> dict[str, bool]:
             for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
 
 
-def cookbook(data_dir: Path, name: str, partition: str) -> pa.Table:
+def cookbook(data_dir, name: str, partition: str) -> pa.Table:
+    """The cookbook file of ``partition`` under a local folder (a Path) or a ``data_root`` (local or S3)."""
     config, split = partition.split("/")
-    return read_table(data_dir / "cookbook" / name / config / f"{split}.arrow")
+    if isinstance(data_dir, Path):
+        return read_table(data_dir / "cookbook" / name / config / f"{split}.arrow")
+    return data_dir.read_table(f"cookbook/{name}/{config}/{split}.arrow")
 
 
 # --- math ------------------------------------------------------------------------------------------
 
 
-def test_math_gsm8k_real_test_split(hub_server, hf_env, data_dir):
+def test_math_gsm8k_real_test_split(hub_server, hf_env, data_root):
     hub_server.add_repo("openai/gsm8k", gsm8k_repo_files())
     result = run(["raw/gsm8k", "cookbook/gsm8k"], "main/test")
-    table = cookbook(data_dir, "gsm8k", "main/test")
+    table = cookbook(data_root, "gsm8k", "main/test")
+    assert dp.load("gsm8k", "main", "test").equals(table)
     assert table.num_rows == 1319
     assert table.column_names == ["problem", "answer", "solution", "subject", "level", "source_row", "uid"]
     assert table.column("source_row").to_pylist() == list(range(1319))

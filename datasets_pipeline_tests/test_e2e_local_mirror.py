@@ -17,8 +17,7 @@ def mirror(monkeypatch: pytest.MonkeyPatch) -> Path:
     return DEMO_DATA
 
 
-def test_bundled_mirror_materializes_gsm8k_and_humaneval(mirror, tmp_path, monkeypatch):
-    monkeypatch.setenv("DATASETS_PIPELINE_DATA", str(tmp_path / "data"))
+def test_bundled_mirror_materializes_gsm8k_and_humaneval(data_root, mirror):
     for selection, partition in ((["raw/gsm8k", "cookbook/gsm8k"], "socratic/test"),
                                  (["raw/humaneval", "cookbook/humaneval"], "openai_humaneval/test")):
         result = materialize(selection, partition)

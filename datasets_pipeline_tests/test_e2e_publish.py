@@ -56,14 +56,14 @@ def _zero_row_test_file() -> bytes:
     return parquet_bytes(gsm8k_table([]))
 
 
-def test_zero_row_parquet_after_a_good_run_fails_raw_and_load_keeps_1319_rows(hub_server, hf_env, data_dir):
+def test_zero_row_parquet_after_a_good_run_fails_raw_and_load_keeps_1319_rows(hub_server, hf_env, data_root):
     hub_server.add_repo(REPO, gsm8k_repo_files())
     instance = dg.DagsterInstance.ephemeral()
     for partition in ("main/train", "main/test"):
         first = run(instance, ["raw/gsm8k"], partition)
         assert first.success, failure_message(first)
-    path = data_dir / "raw" / "gsm8k" / "main" / "test.arrow"
-    good = path.read_bytes()
+    path = "raw/gsm8k/main/test.arrow"
+    good = data_root.read_bytes(path)
 
     files = gsm8k_repo_files()
     files[TEST_FILE] = _zero_row_test_file()
@@ -80,12 +80,12 @@ def test_zero_row_parquet_after_a_good_run_fails_raw_and_load_keeps_1319_rows(hu
     assert second.get_asset_materialization_events() == []
     assert partition_status(instance, "raw/gsm8k", "row_count") == {"main/train": "SUCCEEDED", "main/test": "FAILED"}
     # Readers see the previous version, byte for byte, and nothing else in the folder.
-    assert path.read_bytes() == good
+    assert data_root.read_bytes(path) == good
     assert dp.load("gsm8k", "main", "test", layer="raw").num_rows == 1319
-    assert sorted(p.name for p in path.parent.iterdir()) == ["test.arrow", "train.arrow"]
+    assert data_root.listdir("raw/gsm8k/main") == ["test.arrow", "train.arrow"]
 
 
-def test_all_answers_unparseable_fails_cookbook_and_keeps_the_previous_rows(hub_server, hf_env, data_dir):
+def test_all_answers_unparseable_fails_cookbook_and_keeps_the_previous_rows(hub_server, hf_env, data_root):
     hub_server.add_repo(REPO, gsm8k_repo_files())
     instance = dg.DagsterInstance.ephemeral()
     first = run(instance, ["raw/gsm8k", "cookbook/gsm8k"], "main/test")
@@ -109,8 +109,7 @@ def test_all_answers_unparseable_fails_cookbook_and_keeps_the_previous_rows(hub_
     assert checks[("cookbook/gsm8k", "family_rules")] == (True, "main/test")
     assert dp.load("gsm8k", "main", "test", layer="raw").column("answer")[0].as_py().count("answer:") == 1
     assert dp.load("gsm8k", "main", "test").to_pylist() == before  # the previous cookbook rows
-    folder = data_dir / "cookbook" / "gsm8k" / "main"
-    assert sorted(p.name for p in folder.iterdir()) == ["test.arrow"]
+    assert data_root.listdir("cookbook/gsm8k/main") == ["test.arrow"]
 
 
 def test_row_loss_threshold_is_configurable(hub_server, hf_env, data_dir, monkeypatch):
@@ -167,7 +166,7 @@ def test_cookbook_records_the_hub_revision_and_source_sha256s(hub_server, hf_env
     assert json.loads(raw_schema.metadata[b"datasets_pipeline.lineage"])["revision_sha"] == sha
 
 
-def test_dataset_dict_missing_a_split_fails_and_keeps_the_published_folder(hub_server, hf_env, data_dir):
+def test_dataset_dict_missing_a_split_fails_and_keeps_the_published_folder(hub_server, hf_env, data_root):
     hub_server.add_repo(REPO, gsm8k_repo_files())
     instance = dg.DagsterInstance.ephemeral()
     assert run(instance, ["raw/gsm8k", "cookbook/gsm8k"], "main/test").success
@@ -187,18 +186,20 @@ def test_dataset_dict_missing_a_split_fails_and_keeps_the_published_folder(hub_s
     assert evaluations(complete) == {("dataset_dict/gsm8k", "complete_splits"): (True, "main"),
                                      ("dataset_dict/gsm8k", "split_rows"): (True, "main"),
                                      ("dataset_dict/gsm8k", "loadable"): (True, "main")}
-    folder = data_dir / "dataset_dict" / "gsm8k" / "main"
-    version = folder.resolve()
+    version = dp.dataset_dict_path("gsm8k")
+    published = data_root.listdir("dataset_dict/gsm8k")
 
-    (data_dir / "cookbook" / "gsm8k" / "main" / "train.arrow").unlink()  # the train split disappears upstream
+    data_root.remove("cookbook/gsm8k/main/train.arrow")  # the train split disappears upstream
     again = run(instance, ["dataset_dict/gsm8k"], "main")
     assert not again.success
-    assert folder.resolve() == version  # the published version is still the one readers open
-    assert json.loads((folder / "dataset_dict.json").read_text()) == {"splits": ["train", "test"]}
+    assert dp.dataset_dict_path("gsm8k") == version  # the published version is still the one readers open
+    assert data_root.listdir("dataset_dict/gsm8k") == published  # and no other version was left behind
+    relative = str(version).removeprefix(data_root.url + "/")
+    assert json.loads(data_root.read_bytes(f"{relative}/dataset_dict.json")) == {"splits": ["train", "test"]}
     assert partition_status(instance, "dataset_dict/gsm8k", "complete_splits") == {"main": "FAILED"}
 
 
-def test_math_rl_without_its_inputs_fails_naming_them(hub_server, hf_env, data_dir):
+def test_math_rl_without_its_inputs_fails_naming_them(hub_server, hf_env, data_root):
     schema = pa.schema([("problem", pa.string()), ("solution", pa.string()), ("answer", pa.string()),
                         ("subject", pa.string()), ("level", pa.int64()), ("unique_id", pa.string())])
     rows = [{"problem": "What is $1+1$?", "solution": "$\\boxed{2}$", "answer": "2", "subject": "Prealgebra", "level": 1,
@@ -212,7 +213,7 @@ def test_math_rl_without_its_inputs_fails_naming_them(hub_server, hf_env, data_d
     message = failure_message(result)
     assert "dataset_dict/math_rl: blocking check complete_splits: upstream splits not materialized: cookbook/hendrycks_math:algebra/train" in message
     assert evaluations(result) == {("dataset_dict/math_rl", "complete_splits"): (False, None)}
-    assert not (data_dir / "dataset_dict" / "math_rl").exists()
+    assert data_root.listdir("dataset_dict/math_rl") == []
 
 
 def test_code_versions_follow_what_the_assets_run():

@@ -23,14 +23,14 @@ from datasets_pipeline_tests.hub_server import Fault
 REPO = "openai/gsm8k"
 
 
-def test_cli_materializes_raw_gsm8k_equal_to_the_served_source(hub_server, tmp_path, data_dir):
+def test_cli_materializes_raw_gsm8k_equal_to_the_served_source(hub_server, tmp_path, data_root):
     sha = hub_server.add_repo(REPO, gsm8k_repo_files())
     env = {
         "HF_ENDPOINT": hub_server.url,
         "HF_HOME": str(tmp_path / "hf_home"),
         "HF_HUB_DISABLE_TELEMETRY": "1",
-        "DATASETS_PIPELINE_DATA": str(data_dir),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        **data_root.env(),
     }
     (tmp_path / "dagster_home").mkdir()
     env.pop("HF_TOKEN", None)
@@ -41,13 +41,12 @@ def test_cli_materializes_raw_gsm8k_equal_to_the_served_source(hub_server, tmp_p
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "RUN_SUCCESS" in proc.stderr
 
-    path = data_dir / "raw" / "gsm8k" / "main" / "test.arrow"
-    table = read_table(path)
+    table = data_root.read_table("raw/gsm8k/main/test.arrow")
     expected = gsm8k_rows("main")
     assert table.num_rows == 1319
     assert table.to_pylist() == expected
     assert table.column_names == ["question", "answer"]
-    assert [p.name for p in path.parent.iterdir()] == ["test.arrow"]  # no temporary file left behind
+    assert data_root.listdir("raw/gsm8k/main") == ["test.arrow"]  # no temporary file left behind
 
     # The lineage is in the materialization metadata of the instance the CLI used.
     import dagster as dg
@@ -65,12 +64,12 @@ def test_cli_materializes_raw_gsm8k_equal_to_the_served_source(hub_server, tmp_p
     assert [c.name for c in meta["dagster/column_schema"].value.columns] == ["question", "answer"]
     assert "Janet" in meta["preview"].value
 
-    # A new process, no Dagster instance: load() memory-maps the same rows.
+    # A new process, no Dagster instance: load() memory-maps the same rows (streams them from S3).
     code = (
         "import json, datasets_pipeline as dp; t = dp.load('gsm8k', 'main', 'test', layer='raw');"
         "print(json.dumps(t.to_pylist()))"
     )
-    loaded = run_python(code, {"DATASETS_PIPELINE_DATA": str(data_dir)})
+    loaded = run_python(code, data_root.env())
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout) == expected
 

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pytest
 
 import datasets_pipeline as dp
-from datasets_pipeline.engine.ipc import read_table
 from datasets_pipeline.errors import NotMaterializedError
+from datasets_pipeline.layout import storage_options
 from datasets_pipeline.mixtures.recipes import InvalidRecipe
 from datasets_pipeline_tests.dagster_runs import failure_message, materialize, run_cli
 from datasets_pipeline_tests.fixtures_data import parquet_bytes
@@ -66,7 +66,7 @@ def _converted(rows: datasets.Dataset) -> list[tuple[str, str]]:
     return [(r["problem"], r["solution"].split("\\boxed{")[1].split("}")[0]) for r in kept]
 
 
-def test_recipe_equals_the_same_ops_in_datasets(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+def test_recipe_equals_the_same_ops_in_datasets(hub_server, hf_env, data_root, tmp_path, monkeypatch):
     rows = _serve(hub_server)
     (tmp_path / "recipes.yaml").write_text(RECIPES)
     monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(tmp_path / "recipes.yaml"))
@@ -76,7 +76,8 @@ def test_recipe_equals_the_same_ops_in_datasets(hub_server, hf_env, data_dir, tm
     result = materialize(["dataset_dict/algebra_small"], None)
     assert result.success, failure_message(result)
 
-    loaded = datasets.load_from_disk(str(dp.dataset_dict_path("algebra_small")))
+    path = str(dp.dataset_dict_path("algebra_small"))
+    loaded = datasets.load_from_disk(path, storage_options=storage_options(path) or None)
     assert list(loaded) == ["train", "validation"]
     train, test = datasets.Dataset.from_list(rows["train"]), datasets.Dataset.from_list(rows["test"])
     want_train = _converted(train.shuffle(seed=3).skip(4).take(20))
@@ -86,7 +87,7 @@ def test_recipe_equals_the_same_ops_in_datasets(hub_server, hf_env, data_dir, tm
     assert list(zip(loaded["validation"]["problem"], loaded["validation"]["answer"])) == want_validation
     assert (len(want_train), len(want_validation)) == (14, 6)  # 20 and 9 raw rows, minus the boxless ones among them
     # whole rows are the cookbook rows, uid and source_row included
-    cook = read_table(data_dir / "cookbook" / "hendrycks_math" / "algebra" / "train.arrow")
+    cook = data_root.read_table("cookbook/hendrycks_math/algebra/train.arrow")
     by_problem = {r["problem"]: r for r in cook.to_pylist()}
     assert loaded["train"].data.table.to_pylist() == [by_problem[p] for p, _ in want_train]
     (event,) = result.get_asset_materialization_events()

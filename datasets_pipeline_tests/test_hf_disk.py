@@ -552,7 +552,7 @@ def test_publish_pointer_mode_local_remote_and_legacy_folder(tmp_path: Path) -> 
 
     remote = "memory://published/cars"
     publish_dir(remote, lambda d: hf_disk.save_dataset_dict({"train": chat_table(1)}, d))
-    publish_dir(remote, lambda d: hf_disk.save_dataset_dict({"train": chat_table(6)}, d))
+    publish_dir(remote, lambda d: hf_disk.save_dataset_dict({"train": chat_table(6)}, d), grace=0)
     assert str(resolve_dir(remote)).startswith("memory:///published/.cars.")
     assert len(list_versions(remote)) == 1 and hf_disk.load_dataset_dict(remote)["train"].num_rows == 6
 

@@ -12,7 +12,8 @@ import dagster as dg
 import pyarrow as pa
 
 from ..catalog.spec import DatasetSpec
-from ..paths import check_segment, is_remote, local_path
+from ..layout import DataLayout
+from ..paths import check_segment
 from ..steps.checks import DATASET_DICT_CHECKS, complete_splits
 from ..steps.dataset_dict import WRITER_VERSION, plan_splits, plan_version, required_splits, write_dataset_dict
 from ..steps.presentation import human_bytes
@@ -24,8 +25,9 @@ from .spec_metadata import layer_attributes
 
 def dataset_dict_folder(root: str, name: str, config: str) -> Path | str:
     """``<root>/dataset_dict/<name>/<config>`` (a symlink to the current version, or a pointer when remote)."""
-    rel = f"dataset_dict/{check_segment(name)}/{check_segment(config, 'config')}"
-    return f"{root.rstrip('/')}/{rel}" if is_remote(root) else local_path(root, rel)
+    layout = DataLayout(root)
+    target = layout.dataset_dict(name, config)
+    return target if layout.remote else Path(target)
 
 
 def _by_partition(context: dg.AssetExecutionContext, input_name: str, value: Any) -> dict[str, pa.Table]:

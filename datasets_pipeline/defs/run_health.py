@@ -14,6 +14,8 @@ keeps the pool slots its steps claimed, so after two such runs every Hub downloa
   frees its pool slots. Runs of another host, or without the tag, are left alone (reported running).
   :func:`free_dead_runs` does the same at once, without the daemon
   (``python -m datasets_pipeline free-dead-runs``).
+- **Lost steps.** When the executor is done, slots that steps of the run still hold (a step whose process
+  was killed, e.g. a Celery worker's pool process, never reports its end) are freed, with a warning.
 - **Say so.** When a step waits for a pool slot, the executor logs a WARNING naming the pool, its
   limit, the runs holding its slots (and which of them are dead) and how to free them; Dagster's own
   "Step blocked by limit for pool" event is a debug-level engine event few users see.
@@ -141,6 +143,22 @@ def free_dead_runs(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
     return freed
 
 
+def free_lost_step_slots(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
+    """Free the pool slots that steps of ``run_id`` still hold once its executor is done: a step whose process
+    was killed (e.g. a Celery worker's pool process) never reports its end, so Dagster never frees its slot.
+    Returns ``(step_key, pool)`` per slot freed."""
+    storage = instance.event_log_storage
+    try:
+        if not storage.supports_global_concurrency_limits or run_id not in storage.get_concurrency_run_ids():
+            return []
+        held = [(slot.step_key, pool) for pool in sorted(storage.get_concurrency_keys())
+                for slot in storage.get_concurrency_info(pool).claimed_slots if slot.run_id == run_id]  # fmt: skip
+        storage.free_concurrency_slots_for_run(run_id)
+    except Exception:  # noqa: BLE001 - the daemon's run monitoring frees them later
+        return []
+    return held
+
+
 # --- the executor -----------------------------------------------------------------------------------
 
 
@@ -201,17 +219,30 @@ class HealthReportingExecutor(Executor):
     def step_dependency_config(self) -> Any:
         return self._inner.step_dependency_config
 
+    def __getattr__(self, name: str) -> Any:
+        """Everything else from the wrapped executor (e.g. the Celery executor's ``app_args``)."""
+        if name == "_inner":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
     def execute(self, plan_context: Any, execution_plan: Any) -> Iterator[DagsterEvent]:
         instance = plan_context.instance
         try:
             instance.add_run_tags(plan_context.run_id, {WORKER_TAG: this_worker()})
         except Exception as exc:  # noqa: BLE001 - dead-run detection is best effort
             plan_context.log.warning(f"could not tag the run with its worker ({exc}); a kill will not be detected")
-        for event in self._inner.execute(plan_context, execution_plan):
-            yield event
-            pool = _blocked_pool(event)
-            if pool is not None:
-                plan_context.log.warning(pool_wait_message(instance, event.step_key or "?", pool))
+        try:
+            for event in self._inner.execute(plan_context, execution_plan):
+                yield event
+                pool = _blocked_pool(event)
+                if pool is not None:
+                    plan_context.log.warning(pool_wait_message(instance, event.step_key or "?", pool))
+        finally:
+            for step_key, pool in free_lost_step_slots(instance, plan_context.run_id):
+                plan_context.log.warning(
+                    f"step {step_key} ended without reporting success or failure (its worker process died?): "
+                    f"freed its slot of pool {pool!r}"
+                )
 
 
 def with_run_health(base: dg.ExecutorDefinition) -> dg.ExecutorDefinition:

@@ -7,7 +7,9 @@ import errno
 import hashlib
 import os
 import re
+import shutil
 import socket
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,10 +86,11 @@ def remove_stale_temporaries(path: str | os.PathLike, *, older_than: float | Non
     Only ``.tmp-<name>.*`` files beside ``path`` are considered. One is stale when the process named
     in it ran on this machine and no longer runs, or, when that cannot be told (a temporary of another
     machine or of an older naming scheme), when it was last modified before ``older_than`` (a
-    ``time.time()`` value; ``None`` leaves those alone). Returns the names removed. Remote paths: no-op.
+    ``time.time()`` value; ``None`` leaves those alone). Returns the names removed. Remote paths
+    (object storage) follow the same rules, with the object's modification time.
     """
     if not _is_local(path):
-        return []
+        return _remove_stale_remote(str(path), older_than)
     target = Path(str(path).removeprefix("file://"))
     pattern = _temporary_re(target.name)
     removed: list[str] = []
@@ -110,6 +113,35 @@ def remove_stale_temporaries(path: str | os.PathLike, *, older_than: float | Non
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
                 removed.append(entry.name)
+    return removed
+
+
+def _remove_stale_remote(url: str, older_than: float | None) -> list[str]:
+    fs, fs_path = fsspec.core.url_to_fs(url)
+    parent, name = fs_path.rsplit("/", 1)
+    pattern = _temporary_re(name)
+    removed: list[str] = []
+    try:
+        fs.invalidate_cache(parent)
+        entries = fs.ls(parent, detail=True)
+    except (FileNotFoundError, OSError):
+        return []
+    for entry in entries:
+        base = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        match = pattern.fullmatch(base)
+        if match is None or entry.get("type") != "file":
+            continue
+        if match["host"] == HOST_TAG:
+            stale = int(match["pid"]) != os.getpid() and not _pid_alive(int(match["pid"]))
+        else:
+            try:
+                stale = older_than is not None and fs.modified(entry["name"]).timestamp() < older_than
+            except (FileNotFoundError, OSError, NotImplementedError):
+                continue
+        if stale:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                fs.rm_file(entry["name"])
+                removed.append(base)
     return removed
 
 
@@ -326,13 +358,35 @@ def write_table(path: str | os.PathLike, table: pa.Table, max_chunksize: int | N
     return write_batches(path, table.to_batches(max_chunksize=max_chunksize), schema=table.schema)
 
 
+#: Bytes per request when a remote file is copied to the local spool (memory held at once by the copy).
+SPOOL_BLOCK = 8 << 20
+
+
 def read_table(path: str | os.PathLike) -> pa.Table:
-    """Read an Arrow IPC file: memory-mapped (zero copy) when local, through fsspec otherwise."""
+    """Read an Arrow IPC file: memory-mapped (zero copy) when local.
+
+    A remote file (an fsspec URL) is streamed in :data:`SPOOL_BLOCK` requests into an unlinked
+    temporary file of the local temporary folder (``TMPDIR``), which is then memory-mapped: memory
+    stays bounded by one block whatever the file's size, and the pages are the kernel's to evict.
+    The requests of one read are pinned to one object version where the filesystem supports it
+    (s3fs: the ETag), so a file replaced mid-read is an error (``errno.EBUSY``), never a mix.
+    """
     if _is_local(path):
         source = pa.memory_map(str(path).removeprefix("file://"), "r")
         return pa.ipc.open_file(source).read_all()
-    with fsspec.open(str(path), "rb") as fh:
-        return pa.ipc.open_file(pa.py_buffer(fh.read())).read_all()
+    return pa.ipc.open_file(spool_remote(str(path))).read_all()
+
+
+def spool_remote(url: str) -> pa.MemoryMappedFile:
+    """Copy the remote file ``url`` to an unlinked local temporary and memory-map it."""
+    fs, fs_path = fsspec.core.url_to_fs(url)
+    fd, spool = tempfile.mkstemp(prefix=".spool-", suffix=".arrow")
+    try:
+        with os.fdopen(fd, "wb") as out, fs.open(fs_path, "rb", block_size=SPOOL_BLOCK, cache_type="none") as src:
+            shutil.copyfileobj(src, out, SPOOL_BLOCK)
+        return pa.memory_map(spool, "r")
+    finally:
+        os.unlink(spool)  # the mapping keeps the pages; the name goes at once
 
 
 def iter_batches(path: str | os.PathLike) -> Iterator[pa.RecordBatch]:

@@ -26,8 +26,12 @@ so a switch in between would mix versions.
 newer version replaced it, so a reader that resolved it just before a switch can still open it.
 Each publication removes the versions replaced longer ago than that (locally: a version's
 publication time is its folder's mtime, set at the switch). Files already opened or memory-mapped
-stay readable after removal (POSIX keeps unlinked files alive). Remote targets remove older
-versions at once (readers there retry on the new version). One writer per target at a time is expected; the switch and
+stay readable after removal (POSIX keeps unlinked files alive). Remote targets (object storage)
+keep the same grace, timed by the store's clock: the pointer object's modification time is the
+publication time of the version it names, so each publication reads it before rewriting it and
+removes the versions replaced at least ``grace`` seconds before. Objects being read when removed
+fail the read (no POSIX unlink semantics): open a resolved version within the grace period.
+One writer per target at a time is expected; the switch and
 the cleanup hold a lock file ``.<name>.lock`` so that concurrent writers never publish a folder
 another writer has removed.
 """
@@ -154,9 +158,10 @@ def publish_dir(
     file otherwise. Versions replaced more than ``grace`` seconds ago (default :func:`grace_seconds`)
     are removed afterwards.
     """
+    grace = grace_seconds() if grace is None else grace
     if _is_remote(target):
-        return _publish_remote(str(target), write)
-    return _publish_local(_local(target), write, mode, grace_seconds() if grace is None else grace)
+        return _publish_remote(str(target), write, grace)
+    return _publish_local(_local(target), write, mode, grace)
 
 
 def _publish_local(target: Path, write: Callable[[Path], T], mode: Mode, grace: float) -> T:
@@ -270,23 +275,58 @@ def _lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _publish_remote(target: str, write: Callable[[str], T]) -> T:
+def _publish_remote(target: str, write: Callable[[str], T], grace: float) -> T:
+    """Pointer mode on object storage: write ``.<name>.<version>/`` in full, then one PUT of ``<name>.pointer``."""
     fs, path = fsspec.core.url_to_fs(target)
     parent, name = path.rstrip("/").rsplit("/", 1)
+    pointer = f"{parent}/{pointer_name(name)}"
     version = version_name(name, new_version_id())
     version_path = f"{parent}/{version}"
     fs.makedirs(version_path, exist_ok=True)
     try:
         result = write(fs.unstrip_protocol(version_path))
-        fs.pipe_file(f"{parent}/{pointer_name(name)}", (version + "\n").encode())
+        fs.invalidate_cache(parent)
+        previous, previous_at = _remote_pointer(fs, pointer, name)
+        fs.pipe_file(pointer, (version + "\n").encode())
     except BaseException:
         with contextlib.suppress(OSError, FileNotFoundError):
             fs.rm(version_path, recursive=True)
         raise
-    pattern = _version_re(name)
     with contextlib.suppress(OSError, FileNotFoundError):
-        for entry in fs.ls(parent, detail=False):
-            base = entry.rstrip("/").rsplit("/", 1)[-1]
-            if pattern.fullmatch(base) and base < version:
-                fs.rm(entry, recursive=True)
+        _remove_replaced_remote(fs, parent, name, version, previous, previous_at, grace)
     return result
+
+
+def _remote_pointer(fs: fsspec.AbstractFileSystem, pointer: str, name: str) -> tuple[str | None, float | None]:
+    """The version a remote pointer names and when it was written (the store's clock), or ``(None, None)``.
+
+    A pointer that names no version of ``name`` (damaged) counts as naming none: the new one replaces it.
+    """
+    try:
+        text = fs.cat_file(pointer).decode(errors="replace")
+        written = fs.modified(pointer).timestamp()
+    except FileNotFoundError:
+        return None, None
+    version = text.strip()
+    return (version if _version_re(name).fullmatch(version) else None), written
+
+
+def _remove_replaced_remote(
+    fs: fsspec.AbstractFileSystem, parent: str, name: str, current: str, previous: str | None, previous_at: float | None, grace: float
+) -> None:
+    """Remove the versions older than ``current`` replaced at least ``grace`` seconds ago.
+
+    Times are the store's own (the pointer object's modification time). The version just replaced
+    (``previous``) was replaced now: it goes only with ``grace == 0``. Every older one was replaced
+    no later than ``previous`` was published (``previous_at``), so it goes once that is ``grace`` old.
+    """
+    fs.invalidate_cache(parent)
+    now = fs.modified(f"{parent}/{pointer_name(name)}").timestamp()
+    pattern = _version_re(name)
+    for entry in fs.ls(parent, detail=False):
+        base = entry.rstrip("/").rsplit("/", 1)[-1]
+        if not pattern.fullmatch(base) or base >= current:
+            continue
+        replaced_at = now if base == previous else (previous_at if previous_at is not None else float("-inf"))
+        if now - replaced_at >= grace:
+            fs.rm(entry, recursive=True)

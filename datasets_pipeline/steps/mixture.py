@@ -29,7 +29,8 @@ from ..mixtures.build import OpenSource, build_mixture
 from ..mixtures.config import Mixture, MixturesFile, load_mixtures
 from ..mixtures.stats import MixtureStats, check_proportions
 from .. import paths
-from ..paths import local_path, location, mixture_relpath, partition_relpath
+from ..layout import DataLayout
+from ..paths import partition_relpath
 from .checks import ROW_COUNT, CheckDef, CheckOutcome, raise_if_blocked, row_count
 from .staging import published_rows
 from .versions import VERSION_KEY, digest
@@ -52,8 +53,7 @@ def require_local(root: str, mixture: str) -> None:
 
 def mixture_file(root: str, name: str, split: str) -> Path:
     """``<root>/mixture/<name>/<split>.arrow`` (local roots only)."""
-    require_local(root, name)
-    return local_path(root, mixture_relpath(name, split))
+    return Path(DataLayout(root).mixture(name, split))
 
 
 def source_hint(asset: str, partition: str) -> str:
@@ -64,7 +64,7 @@ def partition_opener(root: str) -> OpenSource:
     """``open_source(asset, partition)`` over the files under ``root`` (memory-mapped when local)."""
 
     def open_source(asset: str, partition: str) -> pa.Table:
-        path = location(root, partition_relpath(asset, partition))
+        path = DataLayout(root).location(partition_relpath(asset, partition))
         try:
             return read_table(path)
         except FileNotFoundError:
@@ -81,7 +81,7 @@ def upstream_versions(mixture: Mixture, root: str) -> dict[str, str | None]:
     for asset, partition in mixture.upstream:
         version = None
         with contextlib.suppress(FileNotFoundError, OSError, pa.ArrowInvalid):
-            value = (read_schema(location(root, partition_relpath(asset, partition))).metadata or {}).get(VERSION_KEY)
+            value = (read_schema(DataLayout(root).location(partition_relpath(asset, partition))).metadata or {}).get(VERSION_KEY)
             version = value.decode() if value else None
         out[f"{asset}@{partition}"] = version
     return out

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from ..engine.ipc import read_schema, read_table
 from ..engine.reservoir import RESERVOIR_ALGORITHM, assign_splits, reservoir_sample, sampling_stats, write_manifest
-from ..paths import local_path, require_local, sample_relpath
+from ..layout import DataLayout
 from ..tokenize.samples import SampleSpec
 from .checks import CheckDef, CheckOutcome
 from .versions import VERSION_KEY, digest
@@ -36,8 +36,7 @@ SAMPLE_ROWS = CheckDef(
 
 def sample_folder(root: str, name: str, config: str, split: str) -> Path:
     """``<root>/sample/<name>/<config>/<split>`` (a local root only)."""
-    require_local(root, "sample", f"sample/{name}")
-    return local_path(root, sample_relpath(name, config, split))
+    return Path(DataLayout(root).sample(name, config, split))
 
 
 def _contents(column: pa.Array) -> pa.Array:
@@ -115,7 +114,7 @@ def raw_revision(root: str, name: str, config: str, split: str) -> str | None:
     from .raw import file_lineage
 
     try:
-        lineage = file_lineage(read_schema(local_path(root, f"raw/{name}/{config}/{split}.arrow")))
+        lineage = file_lineage(read_schema(DataLayout(root).split("raw", name, config, split)))
     except (FileNotFoundError, OSError, pa.ArrowInvalid):
         return None
     value = lineage.get("revision_sha") or lineage.get("revision")

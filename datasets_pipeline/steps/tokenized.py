@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from ..engine.ipc import read_schema
 from ..errors import NotMaterializedError
 from ..hub.checksum import sha256_of
-from ..paths import local_path, require_local, tokenized_relpath
+from ..layout import DataLayout
 from ..tokenize.incremental import IncrementalCounts, drift_check, tokenize_incremental_batches
 from ..tokenize.profiles import Profile, canonical_json
 from ..tokenize.resolve import ResolvedTokenizer, resolve_tokenizer
@@ -74,9 +74,8 @@ TOKENIZED_CHECKS = (ROWS_MATCH, TRUNCATION)
 
 
 def tokenized_file(root: str, name: str, profile: str, config: str, split: str) -> Path:
-    """The published file of one partition (the root must be local: see :func:`~datasets_pipeline.paths.require_local`)."""
-    require_local(root, "tokenized", f"tokenized/{name}")
-    return local_path(root, tokenized_relpath(name, profile, config, split))
+    """The published file of one partition (local roots only: :meth:`~datasets_pipeline.layout.DataLayout.tokenized`)."""
+    return Path(DataLayout(root).tokenized(name, profile, config, split))
 
 
 def profiles_code_version(profiles: Mapping[str, Profile]) -> str:

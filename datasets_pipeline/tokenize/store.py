@@ -17,7 +17,8 @@ from typing import Iterable
 
 from ..engine.ipc import atomic_local_file
 from ..hub.checksum import sha256_of
-from ..paths import local_path, require_local, tokenizer_relpath
+from ..layout import DataLayout
+from ..paths import tokenizer_relpath
 from .profiles import Profile, ProfileError
 from .resolve import ResolvedTokenizer, train_profile_tokenizer
 from .training import trained_file_name
@@ -26,8 +27,7 @@ POINTER = "current.json"
 
 
 def _folder(root: str, profile: Profile) -> Path:
-    require_local(root, "tokenizer", f"tokenizer/{profile.name}")
-    return local_path(root, tokenizer_relpath(profile.name))
+    return Path(DataLayout(root).tokenizer(profile.name))
 
 
 def publish_trained(profile: Profile, texts: Iterable[str], root: str) -> ResolvedTokenizer:
@@ -37,7 +37,7 @@ def publish_trained(profile: Profile, texts: Iterable[str], root: str) -> Resolv
     shutil.rmtree(staging, ignore_errors=True)
     try:
         trained = train_profile_tokenizer(profile, texts, staging)
-        target = local_path(root, tokenizer_relpath(profile.name, trained.sha256, trained.path.name))
+        target = Path(DataLayout(root).location(tokenizer_relpath(profile.name, trained.sha256, trained.path.name)))
         target.parent.mkdir(parents=True, exist_ok=True)
         if not target.is_file() or sha256_of(target) != trained.sha256:
             os.replace(trained.path, target)
@@ -61,7 +61,7 @@ def resolve_trained(profile: Profile, root: str) -> ResolvedTokenizer:
             f"datasets_pipeline.definitions --select tokenizer/{profile.name}"
         ) from None
     sha, name = str(current["sha256"]), str(current.get("file") or trained_file_name(profile.tokenizer.train))
-    path = local_path(root, tokenizer_relpath(profile.name, sha, name))
+    path = Path(DataLayout(root).location(tokenizer_relpath(profile.name, sha, name)))
     got = sha256_of(path)
     if got != sha:
         raise ProfileError(f"profile {profile.name!r}: the trained tokenizer {path} has sha256 {got}, its record says {sha}")

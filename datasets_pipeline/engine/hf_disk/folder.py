@@ -10,6 +10,7 @@ from typing import Any
 import fsspec
 import pyarrow as pa
 
+from datasets_pipeline.engine.ipc import spool_remote
 from datasets_pipeline.errors import FormatError
 
 
@@ -63,9 +64,10 @@ class Folder:
             raise FormatError(f"invalid JSON ({exc})", file=self.join(name)) from None
 
     def read_arrow(self, name: str) -> pa.Table:
-        """An Arrow IPC stream (or file) as a table: memory-mapped locally, in memory remotely."""
+        """An Arrow IPC stream (or file) as a table: memory-mapped locally; remotely streamed to a
+        local spool file that is memory-mapped (:func:`~datasets_pipeline.engine.ipc.spool_remote`)."""
         if self.remote:
-            source: Any = pa.BufferReader(pa.py_buffer(self.fs.cat_file(self.join(name))))
+            source: Any = spool_remote(self.fs.unstrip_protocol(self.join(name)))
         else:
             source = pa.memory_map(self.join(name), "r")
         try:
