@@ -89,7 +89,7 @@ def test_io_manager_and_load_refuse_local_only_layers_on_a_remote_root(monkeypat
     with pytest.raises(UnsupportedStorageError, match="tokenized/no_robots: the tokenized layer needs a local"):
         manager.split_path(["tokenized", "no_robots"], "default/train")
     with pytest.raises(UnsupportedStorageError, match="tokenized/no_robots: the tokenized layer needs a local"):
-        dp.load("no_robots", "default", "train", layer="tokenized")
+        dp.load("no_robots", "default", "train", layer="tokenized", profile="default")
 
 
 def test_io_manager_base_dir_other_than_the_data_root_is_refused(data_dir, tmp_path):
