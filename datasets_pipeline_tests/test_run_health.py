@@ -53,8 +53,6 @@ def _kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 def _start_killed_runs(hub_server, env: dict[str, str], home: Path) -> list[str]:
     """Two runs killed with SIGKILL while downloading: both stay STARTED, holding both ``hf_hub`` slots."""
     stall = hub_server.add_fault(Fault(path=r"/resolve/", method="GET", kind="delay", delay=600, times=2))
-    # No read timeout within the stall: a run retrying its stalled download would take both stalls on a busy machine.
-    env = {**env, "HF_HUB_DOWNLOAD_TIMEOUT": "600"}
     procs = [
         subprocess.Popen(_materialize_args(p), cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
