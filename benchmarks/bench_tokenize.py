@@ -24,7 +24,10 @@ Every side returns the sha256 of all its token ids (int32, in row order): they m
 
     .venv/bin/python -m benchmarks.bench_tokenize [--rows 100000] [--repeat 1] [--cookbook-python /tmp/cbvenv-tok/bin/python]
 
-``incremental`` (called directly) times a full run against a refresh after 1% of the rows changed.
+    .venv/bin/python -m benchmarks.bench_tokenize --incremental [--rows 100000]
+
+``--incremental`` times a full run against a refresh after 1% of the rows changed, file to file as
+the ``tokenized/`` step does it (results ``tokenize-incremental.json``).
 """
 
 from __future__ import annotations
@@ -155,9 +158,16 @@ def main() -> None:
     parser.add_argument("--renderer", default="llama3")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--cookbook-python", default=os.environ.get("COOKBOOK_PYTHON", "/tmp/cbvenv-tok/bin/python"))
+    parser.add_argument("--incremental", action="store_true", help="only the 1%%-changed refresh against a full run, file to file")
     args = parser.parse_args()
 
     file, stream, tok = prepare(args.rows, args.vocab, args.renderer)
+    if args.incremental:
+        result = incremental(str(file), str(tok), args.renderer)
+        print(result)
+        save("tokenize-incremental", {"when": now(), "machine": machine(), "rows": args.rows, "vocab": args.vocab,
+                                      "renderer": args.renderer, "max_length": MAX_LENGTH, "result": result})
+        return
     out = WORK / "ours-out.arrow"
     common = {"tokenizer": str(tok), "renderer": args.renderer}
     cases = [
@@ -197,29 +207,32 @@ def main() -> None:
                       "results": results + ([grown] if grown else [])})
 
 
-if __name__ == "__main__":
-    main()
 
 
-def incremental(file: str, tokenizer: str, renderer: str, changed: float = 0.01) -> dict:
-    """A full tokenization of the split, then a refresh after ``changed`` of its rows got new
-    content (and uids): ``tokenize_incremental`` reuses the rest. Both timed in this process."""
+def incremental(file: str, tokenizer: str, renderer: str, changed: float = 0.01, out_dir: str | None = None) -> dict:
+    """File to file, as the ``tokenized/`` step does it: a full tokenization of the memory-mapped split
+    into an Arrow file, then a refresh after ``changed`` of its rows got new content (and uids):
+    ``tokenize_incremental_batches`` reads the previous file memory-mapped, copies the rows whose
+    uid it holds, encodes the others and writes the new file batch by batch. Both timed in this
+    process, each including its write; the refreshed file is checked against a full run on the
+    changed rows."""
+    import resource
+    import tempfile
+
     import numpy as np
     import pyarrow as pa
 
     from benchmarks.chat_data import chat_table
-    from datasets_pipeline.engine.ipc import read_table
-    from datasets_pipeline.tokenize import ProfileTokenizer, tokenize_table
+    from datasets_pipeline.engine.ipc import read_table, write_batches
+    from datasets_pipeline.tokenize import ProfileTokenizer, tokenize_batches, tokenize_table
     from datasets_pipeline.tokenize.encoder import open_encoder
-    from datasets_pipeline.tokenize.incremental import tokenize_incremental
+    from datasets_pipeline.tokenize.incremental import IncrementalCounts, tokenize_incremental_batches
 
+    folder = Path(out_dir or tempfile.mkdtemp(prefix="bench-tokenize-"))
     tok = ProfileTokenizer(_profile(tokenizer, renderer), open_encoder(tokenizer))
     table = read_table(file).select(["messages"])
     n = table.num_rows
     table = table.append_column("uid", pa.array([f"{i:016x}" for i in range(n)]))
-    start = time.perf_counter()
-    previous = tokenize_table(table, tok)
-    full_s = time.perf_counter() - start
     k = max(1, int(n * changed))
     where = np.random.default_rng(0).choice(n, k, replace=False)
     fresh = chat_table(k, seed=10**6).select(["messages"]).column("messages").combine_chunks()
@@ -230,8 +243,26 @@ def incremental(file: str, tokenizer: str, renderer: str, changed: float = 0.01)
         "messages": pa.concat_arrays([messages, fresh]).take(pa.array(index)),
         "uid": pa.array([f"{i:016x}" if i < n else f"new{i}" for i in index]),
     })
+    first, second = folder / "full.arrow", folder / "refreshed.arrow"
     start = time.perf_counter()
-    result = tokenize_incremental(previous, new_rows, tok)
+    write_batches(first, tokenize_batches(table.to_batches(), tok, batch_rows=BATCH_ROWS))
+    full_s = time.perf_counter() - start
+    counts = IncrementalCounts()
+    start = time.perf_counter()
+    write_batches(second, tokenize_incremental_batches(read_table(str(first)), new_rows, tok, batch_rows=8192, counts=counts))
     refresh_s = time.perf_counter() - start
+    refreshed = read_table(str(second))
+    changed_rows = np.sort(where)
+    expected = tokenize_table(new_rows.take(pa.array(changed_rows)), tok)
+    got = refreshed.take(pa.array(changed_rows)).select(expected.column_names)
+    assert got.equals(expected), "the refreshed rows differ from a full tokenization of them"
+    assert refreshed.num_rows == n
+    for path in (first, second):
+        path.unlink()
     return {"rows": n, "changed_rows": k, "full_s": round(full_s, 2), "refresh_s": round(refresh_s, 2),
-            "speedup": round(full_s / refresh_s, 1), "reused": result.reused_rows, "tokenized": result.tokenized_rows}
+            "speedup": round(full_s / refresh_s, 1), "reused": counts.reused_rows, "tokenized": counts.tokenized_rows,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+if __name__ == "__main__":
+    main()
