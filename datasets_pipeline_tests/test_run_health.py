@@ -51,19 +51,34 @@ def _kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 
 
 def _start_killed_runs(hub_server, env: dict[str, str], home: Path) -> list[str]:
-    """Two runs killed with SIGKILL while downloading: both stay STARTED, holding both ``hf_hub`` slots."""
-    stall = hub_server.add_fault(Fault(path=r"/resolve/", method="GET", kind="delay", delay=600, times=2))
+    """Two runs killed with SIGKILL while downloading: both stay STARTED, holding both ``hf_hub`` slots.
+
+    Every file download stalls until both runs hold a slot (a run may retry its stalled request, so
+    the number of stalled requests alone does not tell that both runs got there); then both are
+    killed and the stall is lifted for the runs that follow.
+    """
+    stall = hub_server.add_fault(Fault(path=r"/resolve/", method="GET", kind="delay", delay=600, times=None))
     procs = [
         subprocess.Popen(_materialize_args(p), cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         for p in ("main/test", "socratic/test")
     ]
+
+    def both_downloading() -> bool:
+        if any(p.poll() is not None for p in procs):
+            return True
+        if stall.hits < 2:
+            return False
+        with _instance(home) as instance:
+            return len({s.run_id for s in instance.event_log_storage.get_concurrency_info("hf_hub").claimed_slots}) == 2
+
     try:
-        _wait(lambda: stall.hits == 2 or any(p.poll() is not None for p in procs), 180, "two runs downloading")
+        _wait(both_downloading, 180, "two runs downloading", poll=0.5)
         assert all(p.poll() is None for p in procs), "a run ended before reaching the download"
     finally:
         for proc in procs:
             _kill_group(proc)
+        hub_server.clear_faults()
     with _instance(home) as instance:
         runs = instance.get_runs()
         assert [r.status for r in runs] == [dg.DagsterRunStatus.STARTED] * 2
