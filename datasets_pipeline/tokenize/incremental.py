@@ -63,6 +63,8 @@ def tokenize_incremental_batches(
     names = [name for name in schema.names if name != "source_row"]
     reused_schema = schema if "source_row" not in schema.names else schema.remove(schema.get_field_index("source_row"))
     kept = previous.select(names)
+    if not kept.schema.remove_metadata().equals(reused_schema.remove_metadata()):
+        kept = None  # other column types (an older cache): reused rows are cast batch by batch
     where = pc.index_in(rows.column("uid"), value_set=previous.column("uid"))
     for start in range(0, rows.num_rows, max(1, batch_rows)):
         part = rows.slice(start, batch_rows)
@@ -70,17 +72,26 @@ def tokenize_incremental_batches(
         found = pc.is_valid(at).to_numpy(zero_copy_only=False)
         new_idx = np.flatnonzero(~found)
         old_idx = np.flatnonzero(found)
+        old_pos = pc.filter(at, pa.array(found)).cast(pa.int64()).to_numpy()
         fresh = tokenize_table(take_table(part, pa.array(new_idx)), tokenizer).select(names).cast(reused_schema)
-        reused = take_table(kept, pc.filter(at, pa.array(found)).cast(pa.int64())).cast(reused_schema)
-        order = np.empty(part.num_rows, dtype=np.int64)
-        order[old_idx] = np.arange(len(old_idx))
-        order[new_idx] = len(old_idx) + np.arange(len(new_idx))
-        out = take_table(pa.concat_tables([reused, fresh]), pa.array(order))
+        if kept is not None:
+            # one gather: reused rows straight from the memory-mapped cache, new rows after it
+            source = pa.concat_tables([kept, fresh.replace_schema_metadata(kept.schema.metadata)])
+            order = np.empty(part.num_rows, dtype=np.int64)
+            order[old_idx] = old_pos
+            order[new_idx] = kept.num_rows + np.arange(len(new_idx))
+            out = take_table(source, order)
+        else:
+            reused = take_table(previous.select(names), old_pos).cast(reused_schema)
+            order = np.empty(part.num_rows, dtype=np.int64)
+            order[old_idx] = np.arange(len(old_idx))
+            order[new_idx] = len(old_idx) + np.arange(len(new_idx))
+            out = take_table(pa.concat_tables([reused, fresh]), order)
         if "source_row" in schema.names:
             out = out.append_column("source_row", part.column("source_row"))
         counts.reused_rows += len(old_idx)
         counts.tokenized_rows += len(new_idx)
-        yield from out.select(schema.names).combine_chunks().to_batches()
+        yield from out.select(schema.names).to_batches()
 
 
 def tokenize_incremental(previous: pa.Table, rows: pa.Table, tokenizer: ProfileTokenizer) -> IncrementalResult:
