@@ -32,6 +32,13 @@ DEMO_RUNS: list[tuple[str, str]] = [
     ("refresh_humaneval_job", "openai_humaneval/test"),
     ("dataset_dict_humaneval_job", "openai_humaneval"),
 ]
+# Then the tokenized and mixture layers on the same data (profile ``demo`` of tokenizers.yaml, mixture
+# ``gsm8k_test_mix`` of mixtures.yaml).
+DEMO_LAYER_RUNS: list[tuple[str, str | None]] = [
+    ("tokenizer_demo_job", None),
+    ("tokenize_gsm8k_job", "demo|main/test"),
+    ("mixture_gsm8k_test_mix_job", None),
+]
 
 
 def hub_reachable(endpoint: str, timeout: float = 3.0) -> bool:
@@ -99,24 +106,30 @@ def _prepare_environment(args: argparse.Namespace) -> str:
 
 def _materialize_demo() -> None:
     import dagster as dg
+    import pyarrow.compute as pc
 
     from . import api
     from .defs.run_health import WORKER_TAG, this_worker
     from .definitions import defs
 
     instance = dg.DagsterInstance.get()
-    for job_name, partition in DEMO_RUNS:
+    for job_name, partition in DEMO_RUNS + DEMO_LAYER_RUNS:
         result = defs.resolve_job_def(job_name).execute_in_process(
-            partition_key=partition, instance=instance,
+            partition_key=partition, instance=instance,  # a "<profile>|<config>/<split>" key for tokenize jobs
             tags={"source": "demo", WORKER_TAG: this_worker()},  # a killed demo run is detected as dead
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         status = "ok" if result.success else "FAILED"
-        print(f"  {status:6} {job_name} [{partition}]", flush=True)
+        print(f"  {status:6} {job_name}" + (f" [{partition}]" if partition else ""), flush=True)
         if not result.success:
             raise SystemExit(1)
+    tokens = api.load("gsm8k", "main", "test", layer="tokenized", profile="demo")
+    print(f"\nload('gsm8k', 'main', 'test', layer='tokenized', profile='demo') -> {tokens.num_rows} rows, "
+          f"{pc.sum(tokens['length']).as_py()} prompt tokens")
+    mix = api.load("gsm8k_test_mix", layer="mixture")
+    print(f"load('gsm8k_test_mix', layer='mixture') -> {mix.num_rows} rows from {pc.count_distinct(mix['source']).as_py()} sources")
     table = api.load("gsm8k", "main", "test")
-    print(f"\nload('gsm8k', 'main', 'test') -> {table.num_rows} rows; first answer {table['answer'][0].as_py()!r}")
+    print(f"load('gsm8k', 'main', 'test') -> {table.num_rows} rows; first answer {table['answer'][0].as_py()!r}")
     print(f"dataset_dict_path('humaneval') -> {api.dataset_dict_path('humaneval')}")
 
 

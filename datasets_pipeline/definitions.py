@@ -14,7 +14,7 @@ from __future__ import annotations
 import dagster as dg
 
 from .defs.assets import catalog_assets
-from .defs.automation import automation_defs
+from .defs.automation import automation_defs, layer_jobs
 from .defs.executors import pipeline_executor
 from .defs.io_manager import ArrowIOManagerFactory
 from .defs.resources import HubResource
@@ -34,6 +34,7 @@ def build_defs() -> dg.Definitions:
     """Assemble assets, checks, automation and resources into one Definitions object."""
     assets = catalog_assets()
     jobs, schedules, sensors = automation_defs()
+    jobs = [*jobs, *layer_jobs(assets)]
     return dg.Definitions(
         assets=assets,
         jobs=jobs,

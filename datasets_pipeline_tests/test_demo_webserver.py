@@ -72,6 +72,8 @@ def test_offline_demo_materializes_and_serves_the_ui(tmp_path: Path):
         out = (tmp_path / "demo.log").read_text()
         assert "bundled offline mirror" in out
         assert "load('gsm8k', 'main', 'test') -> 1319 rows; first answer '18'" in out
+        assert "load('gsm8k', 'main', 'test', layer='tokenized', profile='demo') -> 1319 rows, " in out
+        assert "load('gsm8k_test_mix', layer='mixture') -> 2638 rows from 2 sources" in out
 
         deadline = time.monotonic() + 60
         while True:  # the code location loads a moment after the server answers
@@ -88,8 +90,9 @@ def test_offline_demo_materializes_and_serves_the_ui(tmp_path: Path):
         assert partitions == {"main/test", "socratic/test"}
         runs = data["data"]["runsOrError"]["results"]
         assert sorted((r["jobName"], r["status"]) for r in runs) == [  # findable under named jobs
-            ("dataset_dict_humaneval_job", "SUCCESS"), ("refresh_gsm8k_job", "SUCCESS"), ("refresh_gsm8k_job", "SUCCESS"),
-            ("refresh_humaneval_job", "SUCCESS"),
+            ("dataset_dict_humaneval_job", "SUCCESS"), ("mixture_gsm8k_test_mix_job", "SUCCESS"),
+            ("refresh_gsm8k_job", "SUCCESS"), ("refresh_gsm8k_job", "SUCCESS"), ("refresh_humaneval_job", "SUCCESS"),
+            ("tokenize_gsm8k_job", "SUCCESS"), ("tokenizer_demo_job", "SUCCESS"),
         ]
         home = tmp_path / "dagster_home"
         assert (home / "dagster.yaml").resolve() == (REPO_ROOT / "dagster.yaml").resolve()  # the repository's settings
@@ -98,4 +101,13 @@ def test_offline_demo_materializes_and_serves_the_ui(tmp_path: Path):
         stop_group(proc, timeout=30)
         log.close()
     assert (tmp_path / "data" / "dataset_dict" / "humaneval" / "openai_humaneval" / "dataset_dict.json").exists()
+    from datasets_pipeline.engine.ipc import read_table
+
+    tokens = read_table(tmp_path / "data" / "tokenized" / "gsm8k" / "demo" / "main" / "test.arrow")
+    assert tokens.num_rows == 1319 and tokens.column("source_row").to_pylist() == list(range(1319))
+    mixed = read_table(tmp_path / "data" / "mixture" / "gsm8k_test_mix" / "train.arrow")
+    assert mixed.num_rows == 2638
+    assert sorted(mixed.column("source").value_counts().to_pylist(), key=lambda c: c["values"]) == [
+        {"values": "cookbook/gsm8k@main/test", "counts": 1319}, {"values": "cookbook/gsm8k@socratic/test", "counts": 1319},
+    ]
     assert not (tmp_path / "data" / "dataset_dict" / "gsm8k").exists()  # its train split is not bundled

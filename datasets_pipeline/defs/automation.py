@@ -3,6 +3,8 @@
 - ``refresh_<name>_job``: ``raw/<name>`` + ``cookbook/<name>`` for one ``"<config>/<split>"`` partition
   (the UI's and the demo's named job; schedules and the Hub sensor run only its raw step).
 - ``dataset_dict_<name>_job``: ``dataset_dict/<name>`` for one config.
+- ``tokenize_<name>_job``, ``tokenizer_<profile>_job``, ``mixture_<name>_job``: one named job per
+  ``tokenized/``, ``tokenizer/`` and ``mixture/`` asset (:func:`layer_jobs`).
 - ``refresh_<name>_weekly``: every raw partition of the dataset once a week.
 - ``hub_revision_sensor``: polls each dataset's Hub revision (every ``DATASETS_PIPELINE_HUB_POLL_SECONDS``,
   default 3600) and, when its commit sha moves, requests that dataset's raw partitions. Its first tick
@@ -129,6 +131,24 @@ def automation_sensor() -> dg.AutomationConditionSensorDefinition:
         description="Materializes cookbook/ and dataset_dict/ partitions when their upstream data changes "
         "(their automation condition: eager on upstream data-version changes).",
     )
+
+
+_LAYER_JOBS = {"tokenized": "tokenize_{}_job", "tokenizer": "tokenizer_{}_job", "mixture": "mixture_{}_job"}
+
+
+def layer_jobs(assets: list[dg.AssetsDefinition]) -> list[UnresolvedAssetJobDefinition]:
+    """A named job per ``tokenized/<name>`` (one profile × split partition per run), ``tokenizer/<profile>``
+    and ``mixture/<name>`` asset, so their runs are found by name in the UI."""
+    jobs = []
+    for asset in assets:
+        for key in asset.keys:
+            layer, name = key.path[0], key.path[-1]
+            if layer in _LAYER_JOBS and len(key.path) == 2:
+                jobs.append(dg.define_asset_job(
+                    name=_LAYER_JOBS[layer].format(name), selection=dg.AssetSelection.assets(key),
+                    description=f"Materialize {key.to_user_string()}.", tags={"layer": layer},
+                ))  # fmt: skip
+    return jobs
 
 
 def automation_defs() -> tuple[list, list, list]:
