@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +61,7 @@ SLOW_WRITER = r"""
 import sys, time
 import pyarrow as pa
 from datasets_pipeline.engine.ipc import write_batches
+from datasets_pipeline_tests.servers import stop_process_group
 n, rows, pause = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 def batches():
     for i in range(n):
@@ -74,12 +74,7 @@ write_batches(sys.argv[1], batches())
 
 def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
     """End a process started with ``start_new_session=True`` and its children: SIGTERM, then SIGKILL."""
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    stop_process_group(proc, timeout=timeout)
 
 
 def run_cli(args: Sequence[str], env: Mapping[str, str], timeout: float = 240) -> subprocess.CompletedProcess:

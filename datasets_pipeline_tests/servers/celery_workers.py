@@ -7,8 +7,6 @@ that runs one step at a time) in a new session with a given environment, waits u
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +16,7 @@ from types import TracebackType
 from typing import Mapping
 
 import psutil
+from datasets_pipeline_tests.servers import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 APP = "datasets_pipeline.defs.celery_app"
@@ -69,20 +68,8 @@ class CeleryWorker:
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM the worker's process group (warm shutdown), SIGKILL after ``timeout``; idempotent."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            proc.wait(timeout=10)
-        try:  # pool processes that outlived their parent
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        if proc is not None:  # pool processes that outlived their parent are swept
+            stop_process_group(proc, timeout=timeout, sweep=True)
 
     def __enter__(self) -> CeleryWorker:
         self.start()

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 
 from datasets_pipeline_tests.servers.s3 import free_port
+from datasets_pipeline_tests.servers import stop_process_group
 
 USER = "dagster"
 DATABASE = "dagster"
@@ -129,19 +130,8 @@ class PostgresServer:
     def stop(self) -> None:
         """Fast shutdown (SIGINT), SIGKILL of the process group after 20 s, remove the folder; idempotent."""
         proc, self.proc = self.proc, None
-        if proc is not None:
-            try:
-                os.kill(proc.pid, signal.SIGINT)
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-            except ProcessLookupError:
-                proc.wait(timeout=10)
-            try:  # backends still exiting after the postmaster
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        if proc is not None:  # backends still exiting after the postmaster are swept
+            stop_process_group(proc, signal.SIGINT, timeout=20, sweep=True, leader_only=True)
         folder, self.folder = self.folder, None
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)

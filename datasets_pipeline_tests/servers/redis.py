@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from datasets_pipeline_tests.servers import stop_process_group
 
 CANDIDATES = ("/usr/bin/redis-server", "/usr/local/bin/redis-server")
 
@@ -84,14 +84,7 @@ class RedisServer:
         """SIGTERM the server, SIGKILL after 10 s, remove its folder; idempotent."""
         proc, self.proc = self.proc, None
         if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-            except ProcessLookupError:
-                proc.wait(timeout=10)
+            stop_process_group(proc)
         folder, self.folder = self.folder, None
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -9,7 +9,6 @@ project at it.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from types import TracebackType
+from datasets_pipeline_tests.servers import stop_process_group
 
 ACCESS_KEY = "testing-access-key"
 SECRET_KEY = "testing-secret-key"
@@ -119,14 +119,7 @@ class S3Server:
         """SIGTERM the server's process group, SIGKILL after 10 s; idempotent."""
         proc, self.proc = self.proc, None
         if proc is not None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-            except ProcessLookupError:
-                proc.wait(timeout=10)
+            stop_process_group(proc)
         if self._log is not None:
             self._log.close()
             self._log = None
