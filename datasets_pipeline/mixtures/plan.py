@@ -21,7 +21,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from datasets_pipeline.engine.interleave import STOPPING_STRATEGIES, _ranks
-from datasets_pipeline.engine.sampling import BLOCK_SIZE, check_probabilities, source_id_blocks
+from datasets_pipeline.engine.sampling import BLOCK_SIZE, check_probabilities, source_id_chunks
 from datasets_pipeline.engine.shuffle import permutation
 
 __all__ = ["Holdout", "InterleavePlan", "holdout", "probabilities"]
@@ -180,9 +180,9 @@ class InterleavePlan:
             self.finished = True
             return
         first = self.strategy == "first_exhausted"
-        blocks = source_id_blocks(n, self.p, self.seed)
+        chunks = source_id_chunks(n, self.p, self.seed, self.chunk_blocks)
         while True:
-            draws = np.concatenate([next(blocks) for _ in range(self.chunk_blocks)])
+            draws = next(chunks)
             within, _, _ = _ranks(draws, n)
             ranks = counts[draws] + within
             # The draw that exhausts a source: its len-th draw (happens once per source).
