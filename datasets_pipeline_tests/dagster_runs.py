@@ -10,6 +10,8 @@ from typing import Mapping, Sequence
 
 import dagster as dg
 
+from datasets_pipeline_tests.servers import stop_process_group
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -61,7 +63,6 @@ SLOW_WRITER = r"""
 import sys, time
 import pyarrow as pa
 from datasets_pipeline.engine.ipc import write_batches
-from datasets_pipeline_tests.servers import stop_process_group
 n, rows, pause = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 def batches():
     for i in range(n):

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from datasets_pipeline_tests.servers.s3 import free_port
 from datasets_pipeline_tests.servers import stop_process_group
+from datasets_pipeline_tests.servers.s3 import free_port
 
 USER = "dagster"
 DATABASE = "dagster"
