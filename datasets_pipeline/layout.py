@@ -34,14 +34,13 @@ from .engine.ipc import StagedFile, read_table, stage_batches
 from .engine.versioned_dir import publish_dir, resolve_dir
 from .errors import UnsafePathError
 from .paths import (
-    DATA_ENV,
-    DEFAULT_DATA_DIR,
-    LAYERS,
     REMOTE_LAYERS,
     check_segment,
+    data_root,
     is_remote,
     local_path,
     mixture_relpath,
+    normalize_root,
     require_local,
     sample_relpath,
     split_relpath,
@@ -53,14 +52,6 @@ T = TypeVar("T")
 
 #: Read attempts of a remote file replaced while it was being read (its ETag changed).
 REMOTE_READ_ATTEMPTS = 3
-
-
-def normalize_root(root: str | os.PathLike) -> str:
-    """A URL without its trailing ``/``, or an absolute local path (``~`` expanded, ``file://`` removed)."""
-    text = os.fspath(root)
-    if is_remote(text):
-        return text.rstrip("/")
-    return os.path.abspath(Path(text.removeprefix("file://")).expanduser())
 
 
 @dataclass(frozen=True)
@@ -75,7 +66,7 @@ class DataLayout:
     @classmethod
     def from_env(cls) -> "DataLayout":
         """The layout of ``$DATASETS_PIPELINE_DATA`` (default ``./data``)."""
-        return cls(os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR)
+        return cls(data_root())
 
     @property
     def remote(self) -> bool:
@@ -121,13 +112,6 @@ class DataLayout:
         """``<root>/tokenizer/<profile>`` (a folder; local roots only)."""
         self.require_local("tokenizer", f"tokenizer/{profile}")
         return self.location(tokenizer_relpath(profile))
-
-    def layer_folder(self, layer: str, *parts: str) -> str:
-        """``<root>/<layer>/<part>/…`` of any layer (``sample``, ``tokenizer``: local roots only)."""
-        if layer not in LAYERS:
-            raise UnsafePathError(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
-        self.require_local(layer, "/".join((layer, *parts[:1])))
-        return self.location("/".join((layer, *(check_segment(p, "path segment") for p in parts))))
 
     def dataset_dict(self, name: str, config: str) -> str:
         """The published name of a DatasetDict config: ``<root>/dataset_dict/<name>/<config>``.

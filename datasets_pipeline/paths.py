@@ -18,12 +18,17 @@ LAYERS = ("raw", "cookbook", "dataset_dict", "tokenized", "mixture", "sample", "
 _SEGMENT = re.compile(r"^(?!\.{1,2}$)[^/\\\x00-\x1f]+$")
 
 
+def normalize_root(root: str | os.PathLike) -> str:
+    """A URL without its trailing ``/``, or an absolute local path (``~`` expanded, ``file://`` removed)."""
+    text = os.fspath(root)
+    if is_remote(text):
+        return text.rstrip("/")
+    return os.path.abspath(Path(text.removeprefix("file://")).expanduser())
+
+
 def data_root() -> str:
     """The root folder (or fsspec URL) of materialized data: ``$DATASETS_PIPELINE_DATA`` or ``./data``."""
-    root = os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR
-    if "://" in root:
-        return root.rstrip("/")
-    return os.path.abspath(Path(root).expanduser())
+    return normalize_root(os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR)
 
 
 def is_remote(root: str) -> bool:

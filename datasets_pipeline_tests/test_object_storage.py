@@ -63,8 +63,8 @@ def test_dataset_dict_on_s3_is_written_to_the_bucket_not_a_local_s3_folder(hub_s
     [
         (lambda l: l.tokenized("no_robots", "qwen3", "default", "train"), "tokenized/no_robots", "tokenized"),
         (lambda l: l.mixture("chat_mix", "train"), "mixture/chat_mix", "mixture"),
-        (lambda l: l.layer_folder("sample", "gsm8k", "main"), "sample/gsm8k", "sample"),
-        (lambda l: l.layer_folder("tokenizer", "qwen3"), "tokenizer/qwen3", "tokenizer"),
+        (lambda l: l.sample("gsm8k", "main", "test"), "sample/gsm8k", "sample"),
+        (lambda l: l.tokenizer("qwen3"), "tokenizer/qwen3", "tokenizer"),
         (lambda l: l.split("tokenized", "no_robots", "default", "train"), "tokenized/no_robots", "tokenized"),
     ],
 )
