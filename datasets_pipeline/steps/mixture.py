@@ -28,7 +28,6 @@ from ..errors import DatasetsPipelineError, NotMaterializedError
 from ..mixtures.build import OpenSource, build_mixture
 from ..mixtures.config import Mixture, MixturesFile, load_mixtures
 from ..mixtures.stats import MixtureStats, check_proportions
-from .. import paths
 from ..layout import DataLayout
 from ..paths import partition_relpath
 from .checks import ROW_COUNT, CheckDef, CheckOutcome, raise_if_blocked, row_count
@@ -48,7 +47,7 @@ MIXTURE_CHECKS = (PROPORTIONS, ROW_COUNT)
 
 def require_local(root: str, mixture: str) -> None:
     """Raise :class:`~datasets_pipeline.errors.UnsupportedStorageError` when ``root`` is remote (before anything is read or written)."""
-    paths.require_local(root, "mixture", f"mixture/{mixture}")
+    DataLayout(root).require_local("mixture", f"mixture/{mixture}")
 
 
 def mixture_file(root: str, name: str, split: str) -> Path:
