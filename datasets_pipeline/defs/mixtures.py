@@ -42,6 +42,7 @@ from ..steps.versions import UNCHANGED_NOTE
 from .automation_conditions import follow_upstream
 from .checks import check_results, check_specs, gated
 from .metadata import column_schema
+from .placeholders import broken_asset
 
 log = logging.getLogger(__name__)
 GROUP = "mixtures"
@@ -152,20 +153,11 @@ def build_mixture_asset(mixture: Mixture) -> dg.AssetsDefinition:
 
 def build_broken_mixture_asset(error: MixtureError) -> dg.AssetsDefinition:
     """An asset that shows ``error`` in the UI and fails with it when materialized."""
-
-    @dg.asset(
-        key=["mixture", error.name],
-        group_name=f"{GROUP}_invalid",
-        kinds=set(LAYER_KINDS["mixture"]),
-        owners=[OWNER],
-        tags={"layer": "mixture", "mixture": error.name},
-        description=f"INVALID MIXTURE: {error.message}",
-        metadata={"layer": "mixture", "mixture": error.name, "error": dg.MetadataValue.md(f"```\n{error.message}\n```")},
+    return broken_asset(
+        ["mixture", error.name], error.message, title="INVALID MIXTURE", group=f"{GROUP}_invalid",
+        kinds=set(LAYER_KINDS["mixture"]), tags={"layer": "mixture", "mixture": error.name},
+        metadata={"mixture": error.name},
     )
-    def _broken(context: dg.AssetExecutionContext) -> None:
-        raise dg.Failure(description=error.message, allow_retries=False)
-
-    return _broken
 
 
 def mixture_assets() -> list[dg.AssetsDefinition]:

@@ -27,6 +27,7 @@ from .automation_conditions import follow_upstream
 from .checks import check_specs, gated
 from .dataset_dict import _by_partition, _result, dataset_dict_folder
 from .spec_metadata import spec_metadata
+from .placeholders import broken_asset
 
 log = logging.getLogger(__name__)
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -90,20 +91,11 @@ def build_recipe_asset(recipe: Recipe) -> dg.AssetsDefinition:
 
 def build_broken_recipe_asset(error: RecipeError) -> dg.AssetsDefinition:
     """An asset that shows ``error`` in the UI and fails with it when materialized."""
-
-    @dg.asset(
-        key=["dataset_dict", error.name],
-        group_name="recipes_invalid",
-        kinds=set(LAYER_KINDS["dataset_dict"]),
-        owners=[OWNER],
-        tags={"layer": "dataset_dict", "recipe": error.name},
-        description=f"INVALID RECIPE: {error.message}",
-        metadata={"layer": "dataset_dict", "recipe": error.name, "error": dg.MetadataValue.md(f"```\n{error.message}\n```")},
+    return broken_asset(
+        ["dataset_dict", error.name], error.message, title="INVALID RECIPE", group="recipes_invalid",
+        kinds=set(LAYER_KINDS["dataset_dict"]), tags={"layer": "dataset_dict", "recipe": error.name},
+        metadata={"recipe": error.name},
     )
-    def _broken(context: dg.AssetExecutionContext) -> None:
-        raise dg.Failure(description=error.message, allow_retries=False)
-
-    return _broken
 
 
 def recipe_assets() -> list[dg.AssetsDefinition]:

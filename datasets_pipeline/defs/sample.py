@@ -33,6 +33,7 @@ from .automation_conditions import refresh_materialized
 from .checks import check_results, check_specs, gated
 from .metadata import metadata_value
 from .partitions import split_partitions
+from .placeholders import broken_asset
 
 
 def build_sample_asset(spec: DatasetSpec, samples: SampleSpec) -> dg.AssetsDefinition:
@@ -106,19 +107,9 @@ def build_sample_asset(spec: DatasetSpec, samples: SampleSpec) -> dg.AssetsDefin
 def build_broken_sample_asset(spec: DatasetSpec, message: str) -> dg.AssetsDefinition:
     """``sample/<name>`` when the ``samples:`` settings are invalid: same key and partitions, the error as its
     description, and every partition's materialization fails with it."""
-
-    @dg.asset(
-        key=["sample", spec.name],
+    return broken_asset(
+        ["sample", spec.name], message, title="INVALID SAMPLE SETTINGS", group="samples", kinds={"sample", "arrow"},
+        tags={"family": spec.family, "layer": "sample"},
         ins={"rows": dg.AssetIn(key=["cookbook", spec.name], dagster_type=dg.Nothing)},
         partitions_def=split_partitions(spec.name),
-        group_name="samples",
-        kinds={"sample", "arrow"},
-        owners=[OWNER],
-        tags={"family": spec.family, "layer": "sample"},
-        description=f"INVALID SAMPLE SETTINGS: {message}",
-        metadata={"layer": "sample", "error": dg.MetadataValue.md(f"```\n{message}\n```")},
     )
-    def _broken(context: dg.AssetExecutionContext) -> None:
-        raise dg.Failure(description=message, allow_retries=False)
-
-    return _broken

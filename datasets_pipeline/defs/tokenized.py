@@ -59,6 +59,7 @@ from .checks import check_result, check_results, check_specs, gated
 from .dataset_dict import _by_partition
 from .metadata import column_schema, metadata_value, table_metadata
 from .spec_metadata import layer_attributes
+from .placeholders import broken_asset
 
 log = logging.getLogger(__name__)
 PROFILE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a profile name usable as a partition key and asset key part
@@ -273,20 +274,7 @@ def build_tokenizer_asset(profile: Profile) -> dg.AssetsDefinition:
 
 def build_broken_asset(key: dg.AssetKey, message: str, what: str) -> dg.AssetsDefinition:
     """A placeholder that shows ``message`` in the UI and fails with it when materialized."""
-
-    @dg.asset(
-        key=key,
-        group_name=INVALID_GROUP,
-        kinds={"tokenizer"},
-        owners=[OWNER],
-        tags={"layer": key.path[0]},
-        description=f"{what}: {message}",
-        metadata={"layer": key.path[0], "error": dg.MetadataValue.md(f"```\n{message}\n```")},
-    )
-    def _broken(context: dg.AssetExecutionContext) -> None:
-        raise dg.Failure(description=message, allow_retries=False)
-
-    return _broken
+    return broken_asset(key, message, title=what, group=INVALID_GROUP, kinds={"tokenizer"}, tags={"layer": key.path[0]})
 
 
 def tokenized_assets() -> list[dg.AssetsDefinition]:
