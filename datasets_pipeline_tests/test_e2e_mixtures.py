@@ -298,11 +298,11 @@ def test_remote_data_is_refused_up_front(tmp_path, monkeypatch):
 
 
 def test_code_location_with_a_bad_mixture_loads_the_others(tmp_path, monkeypatch, caplog, data_dir):
+    from datasets_pipeline.definitions import build_defs  # imported (it builds the shipped definitions) before the bad file is set
+
     file = tmp_path / "mixtures.yaml"
     file.write_text(mixtures_yaml() + BAD_ENTRY)
     monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
-    from datasets_pipeline.definitions import build_defs
-
     expected = bad_entry_error(file)
     with caplog.at_level(logging.ERROR, logger="datasets_pipeline.defs.mixtures"):
         defs = build_defs()
