@@ -103,6 +103,17 @@ def test_output_is_compact_and_does_not_keep_the_source_alive() -> None:
     assert offsets.tolist() == [0, 1000, 2000]
 
 
+def test_span_copy_ranges_any_order_repeats_and_empty_ranges() -> None:
+    data = np.random.default_rng(3).integers(0, 256, 100_000, dtype=np.uint8)
+    buffer = pa.py_buffer(data)
+    span = chunked_take._Span([buffer], data)
+    starts = np.array([90_000, 5, 5, 0, 70_000, 12, 99_990, 5], dtype=np.int64)
+    lengths = np.array([1_000, 7, 7, 0, 3, 0, 10, 95_000], dtype=np.int64)
+    expected = b"".join(data[s : s + n].tobytes() for s, n in zip(starts, lengths))
+    assert span.copy_ranges(starts + span.rel(buffer), lengths).to_pybytes() == expected
+    assert span.copy_ranges(starts[:0], lengths[:0]).to_pybytes() == b""
+
+
 def test_repeated_rows_and_the_same_array_in_two_chunks() -> None:
     part = pa.array(["a", "bb", None, "", "ccc"])
     table = pa.table({"s": pa.chunked_array([part, part, part.slice(1, 3)])})

@@ -13,14 +13,14 @@ numpy array and as an Arrow ``uint8`` array). A request maps every row, and ever
 below it, to ``(chunk, index)`` with numpy index arithmetic, then:
 
 - fixed-width values and bits (validity bitmaps, booleans) are gathered by numpy fancy indexing;
-- variable-length values (string, binary) are copied by Arrow: a ``large_list_view<uint8>`` with
-  one view per wanted byte range (any order, repeats allowed) is flattened, one ``memcpy`` each;
+- variable-length values (string, binary) are copied by Arrow's ``take`` on a ``large_binary``
+  array over the span whose elements are the wanted byte ranges (:meth:`_Span.copy_ranges`), one
+  ``memcpy`` each;
 - list offsets are rebuilt from the gathered lengths; struct fields recurse with the same rows.
 
 Only the bytes of the wanted values are read; the cost does not depend on the number of chunks.
 The result equals ``table.take(indices)`` (same types; null list entries and null strings come out
-empty) in new, compact buffers (values that were one consecutive run may stay a zero-copy slice of
-the source, which then stays alive). Columns of other types (dictionary, views, unions, run-end
+empty) in new, compact buffers. Columns of other types (dictionary, views, unions, run-end
 encoded, extension types) are taken from each chunk with Arrow's ``take`` and reordered.
 """
 
@@ -30,7 +30,6 @@ from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 __all__ = ["ChunkedTake", "OffsetOverflow"]
 
@@ -72,7 +71,6 @@ class _Span:
         self.base = lo
         self.buffer = pa.foreign_buffer(lo, size, base=owner) if size else pa.py_buffer(b"")
         self.u8 = np.frombuffer(self.buffer, dtype=np.uint8)
-        self.bytes = pa.Array.from_buffers(pa.uint8(), size, [None, self.buffer])
         self._views: dict[np.dtype, np.ndarray] = {np.dtype(np.uint8): self.u8}
 
     def rel(self, buf: pa.Buffer | None) -> int:
@@ -99,15 +97,27 @@ class _Span:
     def copy_ranges(self, starts: np.ndarray, lengths: np.ndarray) -> pa.Buffer:
         """The bytes ``[starts[i], starts[i] + lengths[i])`` of the span, concatenated in order.
 
-        A ``large_list_view<uint8>`` over the span (one view per range, in any order, repeats
-        allowed) flattened by Arrow: one ``memcpy`` per range.
+        Arrow's ``take`` copies them, one ``memcpy`` each (about 4x faster per range than
+        flattening a ``large_list_view``): range ``i`` is element ``2 * i`` of a ``large_binary``
+        array over the span whose offsets are ``starts[0], ends[0], starts[1], ends[1], ...``, and
+        the even elements are taken. The odd elements (from one range's end to the next range's
+        start) are never read and may run backwards, so the array is only ever given to ``take``,
+        which reads the offsets of the elements it takes. Its last offset is chosen so that
+        ``take``'s size estimate (the array's mean element size) reserves about ``sum(lengths)``.
         """
+        starts = np.asarray(starts, dtype=np.int64)
+        lengths = np.asarray(lengths, dtype=np.int64)
         total = int(lengths.sum())
         if total == 0:
             return pa.py_buffer(b"")
-        views = pa.LargeListViewArray.from_arrays(_int64s(starts), _int64s(lengths), self.bytes)
-        flat = pc.list_flatten(views)  # zero-copy (a slice of the span) when the ranges are one run
-        return flat.buffers()[1].slice(flat.offset, total)
+        n = len(starts)
+        offsets = np.empty(2 * n + 1, dtype=np.int64)
+        offsets[0:-1:2] = starts
+        offsets[1:-1:2] = starts + lengths
+        offsets[-1] = min(self.buffer.size, int(starts[0]) + 2 * total)
+        ranges = pa.Array.from_buffers(pa.large_binary(), 2 * n, [None, pa.py_buffer(offsets), self.buffer])
+        taken = ranges.take(_int64s(np.arange(0, 2 * n, 2, dtype=np.int64)))
+        return taken.buffers()[2].slice(0, total)
 
 
 class _Node:

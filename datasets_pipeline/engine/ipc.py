@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 import fsspec
 import pyarrow as pa
 
-from datasets_pipeline.engine.writeback import Writeback
+from datasets_pipeline.engine.direct_io import DirectFile
 from datasets_pipeline.errors import StorageFullError
 
 TMP_PREFIX = ".tmp-"
@@ -192,7 +192,6 @@ def _write(
     sink: pa.NativeFile | object,
     batches: Iterable[pa.RecordBatch],
     schema: pa.Schema | None,
-    writeback: Writeback | None = None,
 ) -> tuple[int, int, pa.Schema]:
     it = iter(batches)
     first: pa.RecordBatch | None = None
@@ -209,8 +208,6 @@ def _write(
             writer.write_batch(batch)
             rows += batch.num_rows
             count += 1
-            if writeback is not None:
-                writeback.advance(sink.tell())
     return rows, count, schema
 
 
@@ -288,8 +285,8 @@ def stage_batches(
 ) -> StagedFile:
     """Write record batches to a hidden temporary beside ``path``, one batch at a time, and stop there.
 
-    Memory stays bounded by one batch. Local writes send pages to disk as the file grows (see
-    :mod:`.writeback`) and fsync it when ``durable``. On any error the temporary is removed; a full
+    Memory stays bounded by one batch. Durable local writes send large files to disk past the
+    page cache (see :mod:`.direct_io`) and fsync them; ``durable=False`` leaves the pages to the kernel. On any error the temporary is removed; a full
     disk raises :class:`~datasets_pipeline.errors.StorageFullError` naming ``path``.
     """
     flat = _flatten_tables(batches)
@@ -298,8 +295,12 @@ def stage_batches(
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / temporary_name(target.name)
         try:
-            with pa.OSFile(str(tmp), "wb") as sink:
-                rows, count, schema = _write(sink, flat, schema, Writeback(sink.fileno()) if durable else None)
+            if durable:  # large files skip the page cache (see .direct_io); fsynced below
+                with pa.PythonFile(DirectFile(tmp), mode="w") as sink:
+                    rows, count, schema = _write(sink, flat, schema)
+            else:
+                with pa.OSFile(str(tmp), "wb") as sink:
+                    rows, count, schema = _write(sink, flat, schema)
             if durable:
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
@@ -338,8 +339,8 @@ def write_batches(
     """Write record batches to an Arrow IPC file atomically, one batch at a time.
 
     Memory stays bounded by one batch. ``path`` may be local or an fsspec URL; a local write is
-    temp file + fsync + rename (its pages are sent to disk as it grows, see
-    :mod:`.writeback`), a remote one writes a temporary object and moves it into place.
+    temp file + fsync + rename (a large file goes to disk as it grows, see
+    :mod:`.direct_io`), a remote one writes a temporary object and moves it into place.
     ``durable=False`` leaves out the fsync (see :func:`atomic_local_file`).
     """
     return stage_batches(path, batches, schema, durable).publish()
