@@ -6,8 +6,6 @@ import ctypes
 import ctypes.util
 import mmap
 import os
-import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from datasets_pipeline.engine import direct_io
 from datasets_pipeline.engine.direct_io import ALIGN, DirectFile
 from datasets_pipeline.engine.ipc import read_table, stage_batches, write_table
 from datasets_pipeline.errors import StorageFullError
+from datasets_pipeline_tests.tmpfs import small_tmpfs
 
 
 def _supports_direct(folder: Path) -> bool:
@@ -101,22 +100,10 @@ def test_stage_batches_writes_a_large_arrow_file_direct_and_it_reads_back(tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == ["t.arrow"]
 
 
-@contextmanager
-def _tmpfs(folder: Path, size: str):
-    folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 def test_a_full_disk_during_direct_writes_is_storage_full_and_leaves_the_old_file(tmp_path, monkeypatch):
     monkeypatch.setattr(direct_io, "DIRECT_AFTER", 16 << 10)
     monkeypatch.setattr(direct_io, "BLOCK", 16 << 10)
-    with _tmpfs(tmp_path / "tiny", "256k") as folder:
+    with small_tmpfs(tmp_path / "tiny", "256k") as folder:
         target = folder / "t.arrow"
         write_table(target, pa.table({"a": [1]}))
         batches = (pa.record_batch({"a": pa.array(np.arange(i, i + 20_000))}) for i in range(0, 400_000, 20_000))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -22,6 +21,7 @@ from datasets_pipeline.steps.checks import MAX_ROW_LOSS_ENV, cookbook_checks, ma
 from datasets_pipeline_tests.dagster_runs import SLOW_WRITER, failure_message
 from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files
 from datasets_pipeline_tests.test_e2e_publish import run
+from datasets_pipeline_tests.tmpfs import small_tmpfs
 
 
 
@@ -98,22 +98,10 @@ def test_staged_file_is_invisible_until_published_and_discard_keeps_the_old_file
     assert sorted(p.name for p in target.parent.iterdir()) == ["t.arrow"]
 
 
-@contextlib.contextmanager
-def _tmpfs(folder: Path, size: str):
-    folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 def test_disk_full_names_the_path_and_partition_and_keeps_the_previous_file(hub_server, hf_env, data_dir):
     """A real full filesystem: a 256 KiB tmpfs as the data folder."""
     hub_server.add_repo("openai/gsm8k", gsm8k_repo_files())
-    with _tmpfs(data_dir, "256k"):
+    with small_tmpfs(data_dir, "256k"):
         instance = dg.DagsterInstance.ephemeral()
         small = run(instance, ["raw/gsm8k"], "main/train")  # 40 rows: fits
         assert small.success, failure_message(small)
@@ -134,7 +122,7 @@ def test_disk_full_while_writing_a_dataset_dict_names_the_folder_and_config(hub_
     from datasets_pipeline.errors import NotMaterializedError
 
     hub_server.add_repo("openai/gsm8k", gsm8k_repo_files())
-    with _tmpfs(data_dir, "2m"):
+    with small_tmpfs(data_dir, "2m"):
         instance = dg.DagsterInstance.ephemeral()
         for partition in ("main/train", "main/test"):
             result = run(instance, ["raw/gsm8k", "cookbook/gsm8k"], partition)
@@ -151,7 +139,7 @@ def test_disk_full_while_writing_a_dataset_dict_names_the_folder_and_config(hub_
 
 
 def test_stage_batches_on_a_full_disk_raises_storage_full_and_leaves_nothing(tmp_path):
-    with _tmpfs(tmp_path / "tiny", "64k") as folder:
+    with small_tmpfs(tmp_path / "tiny", "64k") as folder:
         target = folder / "t.arrow"
         write_table(target, pa.table({"a": [1]}))
         with pytest.raises(StorageFullError) as err:
