@@ -343,27 +343,6 @@ def test_write_take_in_parallel_writes_the_same_bytes_as_one_thread(tmp_path):
     assert (tmp_path / "one.arrow").read_bytes() == (tmp_path / "many.arrow").read_bytes()
 
 
-def test_writeback_starts_every_step_and_leaves_the_file_intact(tmp_path):
-    import os
-    import sys
-
-    from datasets_pipeline.engine.writeback import Writeback
-
-    path = tmp_path / "f.bin"
-    payload = os.urandom(1 << 20)
-    with open(path, "wb") as fh:
-        wb = Writeback(fh.fileno(), step=256 << 10)
-        assert wb.enabled == sys.platform.startswith("linux")
-        starts = []
-        for i in range(1, 9):
-            fh.write(payload[(i - 1) * (128 << 10) : i * (128 << 10)])
-            fh.flush()
-            wb.advance(fh.tell())
-            starts.append(wb.started)
-    assert starts == [0, 256 << 10, 256 << 10, 512 << 10, 512 << 10, 768 << 10, 768 << 10, 1 << 20] or not wb.enabled
-    assert path.read_bytes() == payload
-
-
 def test_write_take_fsyncs_unless_told_not_to(tmp_path, monkeypatch):
     import os
 

@@ -364,7 +364,13 @@ def test_shard_rows_num_shards_and_batches(tmp_path: Path) -> None:
         hf_disk.save_to_disk(table, tmp_path / "bad2", num_shards=11)
 
 
-def test_durable_save_fsyncs_every_shard_and_writes_the_same_bytes(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("direct", [False, True], ids=["page-cache", "direct-io"])
+def test_durable_save_fsyncs_every_shard_and_writes_the_same_bytes(tmp_path: Path, monkeypatch, direct: bool) -> None:
+    if direct:  # shards past their first 4 KiB written with O_DIRECT, in 8 KiB blocks
+        from datasets_pipeline.engine import direct_io
+
+        monkeypatch.setattr(direct_io, "DIRECT_AFTER", 4096)
+        monkeypatch.setattr(direct_io, "BLOCK", 8192)
     synced: list[str] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))[1])
@@ -380,7 +386,10 @@ def test_durable_save_fsyncs_every_shard_and_writes_the_same_bytes(tmp_path: Pat
         "train/data-00002-of-00003.arrow",
     ]
     for shard in (tmp_path / "plain").rglob("*.arrow"):
+        assert shard.stat().st_size > 8192
         assert shard.read_bytes() == (tmp_path / "durable" / shard.relative_to(tmp_path / "plain")).read_bytes()
+    state = "test/state.json"  # the test split is hashed while written: the same fingerprint either way
+    assert json.loads((tmp_path / "plain" / state).read_text()) == json.loads((tmp_path / "durable" / state).read_text())
 
 
 def test_fingerprint_is_deterministic_and_resaving_drops_stale_shards(tmp_path: Path) -> None:

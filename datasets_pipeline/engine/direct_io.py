@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["ALIGN", "BLOCK", "DIRECT_AFTER", "DirectFile"]
+__all__ = ["ALIGN", "BLOCK", "DIRECT_AFTER", "DirectFile", "fsync_file"]
 
 BLOCK = 8 << 20
 ALIGN = 4096  # file offsets, sizes and addresses of direct writes are multiples of this
@@ -171,3 +171,12 @@ class DirectFile:
         done = 0
         while done < len(view):
             done += os.pwrite(fd, view[done:], offset + done)
+
+
+def fsync_file(path: str | os.PathLike) -> None:
+    """Flush a written file's data and size to disk."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -88,7 +88,7 @@ class SplitPlan:
     split: str | None
     extra_info: dict[str, Any]
     fingerprint: str | None = None  # given by the caller: shards are not hashed
-    durable: bool = False  # local shards written back while written and fsynced
+    durable: bool = False  # local shards written past the page cache (engine.direct_io) and fsynced
     take: ChunkedTake | None = None  # the gatherer of an indices split, shared by its shards
 
     @property

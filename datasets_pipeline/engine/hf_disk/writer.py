@@ -31,7 +31,7 @@ from datasets_pipeline.engine.hf_disk.layout import (
 from datasets_pipeline.engine.hf_disk.media import embed_table
 from datasets_pipeline.engine.hf_disk.plan import Rows, SplitPlan, plan_split, unspool
 from datasets_pipeline.engine.hf_disk.shards import DEFAULT_MAX_SHARD_SIZE, iter_chunks
-from datasets_pipeline.engine.writeback import Writeback
+from datasets_pipeline.engine.direct_io import DirectFile, fsync_file
 from datasets_pipeline.errors import SchemaError
 
 def save_dataset_dict(
@@ -57,8 +57,8 @@ def save_dataset_dict(
     writes ``null``). ``info`` adds ``DatasetInfo`` keys (description, license, …) to ``dataset_info.json``.
     ``fingerprints`` gives a split's ``_fingerprint`` when the caller already knows a content hash (the
     cookbook's uids): its shards are then not hashed while written. Shards are written by up to ``pyarrow.cpu_count()`` threads, one record-batch chunk in memory each.
-    ``durable=True`` sends each local shard to disk while it is written and fsyncs it when done (the
-    pipeline's DatasetDict assets); the default leaves the pages to the kernel, as ``datasets`` does.
+    ``durable=True`` writes each local shard past its first 64 MiB straight to disk
+    (:mod:`~datasets_pipeline.engine.direct_io`) and fsyncs it when done (the pipeline's DatasetDict assets); the default leaves the pages to the kernel, as ``datasets`` does.
     """
     if num_shards is not None and not isinstance(num_shards, Mapping):
         raise ValueError("Please provide one `num_shards` per dataset in the dataset dictionary, e.g. {'train': 128, 'test': 4}")
@@ -199,26 +199,23 @@ def _write_shard(plan: SplitPlan, index: int) -> tuple[int, bytes]:
                     writer.write_table(chunk, max_chunksize=plan.batch_rows)
             return sink.pos, hasher.digest()
     target = folder.join(fname)
+    if plan.durable:  # past its first 64 MiB the shard goes to disk without the page cache, then fsync
+        with DirectFile(target) as out:
+            sink = out if plan.fingerprint is not None else HashingFile(out, hasher)
+            with pa.ipc.new_stream(pa.PythonFile(sink, mode="w"), plan.schema) as writer:
+                for chunk in chunks:
+                    writer.write_table(chunk, max_chunksize=plan.batch_rows)
+        fsync_file(target)
+        return out.position, (b"" if plan.fingerprint is not None else hasher.digest())
     if plan.fingerprint is not None:  # nothing to hash: Arrow writes straight to the file
         with pa.OSFile(target, "wb") as sink:
-            writeback = Writeback(sink.fileno()) if plan.durable else None
             with pa.ipc.new_stream(sink, plan.schema) as writer:
                 for chunk in chunks:
                     writer.write_table(chunk, max_chunksize=plan.batch_rows)
-                    if writeback is not None:
-                        writeback.advance(sink.tell())
-            if writeback is not None:
-                os.fsync(sink.fileno())
         return os.path.getsize(target), b""
     with open(target, "wb") as fh:  # hashed on the way to the file, while the bytes are hot
         sink = HashingFile(fh, hasher)
-        writeback = Writeback(fh.fileno()) if plan.durable else None
         with pa.ipc.new_stream(sink, plan.schema) as writer:
             for chunk in chunks:
                 writer.write_table(chunk, max_chunksize=plan.batch_rows)
-                if writeback is not None:
-                    writeback.advance(sink.pos)
-        if writeback is not None:
-            fh.flush()
-            os.fsync(fh.fileno())
     return sink.pos, hasher.digest()
