@@ -362,16 +362,23 @@ mixtures:
 """
 
 
-def test_a_mixture_of_tokenized_sources_feeds_the_loader(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
-    from datasets_pipeline.tokenize.loader import SupervisedLoader
-    from datasets_pipeline.mixtures.plan import holdout
-
+def _qwen3_profile_and_mixtures(tmp_path: Path, monkeypatch, mixtures: str) -> Path:
+    """A ``qwen3`` tokenizer profile (the reference tokenizer, max_length 64) and a mixtures file
+    holding ``mixtures``, both in use through the environment; returns the mixtures file."""
     profiles = tmp_path / "tokenizers.yaml"
     profiles.write_text(f"profiles:\n  qwen3:\n    tokenizer: {{path: {TOKENIZER_FILE}}}\n    renderer: qwen3\n    max_length: 64\n")
     monkeypatch.setenv("DATASETS_PIPELINE_TOKENIZERS", str(profiles))
     file = tmp_path / "mixtures.yaml"
-    file.write_text(TOKENIZED_MIXTURE)
+    file.write_text(mixtures)
     monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
+    return file
+
+
+def test_a_mixture_of_tokenized_sources_feeds_the_loader(hub_server, hf_env, data_dir, tmp_path, monkeypatch):
+    from datasets_pipeline.tokenize.loader import SupervisedLoader
+    from datasets_pipeline.mixtures.plan import holdout
+
+    _qwen3_profile_and_mixtures(tmp_path, monkeypatch, TOKENIZED_MIXTURE)
     serve_sources(hub_server)
     materialize_sources()
     for name, (asset, partition) in PARTITIONS.items():
@@ -549,12 +556,7 @@ def test_a_mixture_of_tokenized_math_sources_equals_interleave_datasets(hub_serv
     from datasets_pipeline_tests.fixtures_data import gsm8k_repo_files
     from datasets_pipeline_tests.test_e2e_automation import math500_files
 
-    profiles = tmp_path / "tokenizers.yaml"
-    profiles.write_text(f"profiles:\n  qwen3:\n    tokenizer: {{path: {TOKENIZER_FILE}}}\n    renderer: qwen3\n    max_length: 64\n")
-    monkeypatch.setenv("DATASETS_PIPELINE_TOKENIZERS", str(profiles))
-    file = tmp_path / "mixtures.yaml"
-    file.write_text(MATH_TOKENS)
-    monkeypatch.setenv("DATASETS_PIPELINE_MIXTURES", str(file))
+    file = _qwen3_profile_and_mixtures(tmp_path, monkeypatch, MATH_TOKENS)
     hub_server.add_repo("openai/gsm8k", gsm8k_repo_files(40))
     hub_server.add_repo("HuggingFaceH4/MATH-500", math500_files(25))
     for name, partition in (("gsm8k", "main/train"), ("math500", "default/test")):

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 import fsspec
 import pyarrow as pa
 
-from datasets_pipeline.engine.direct_io import DirectFile
+from datasets_pipeline.engine.direct_io import DirectFile, fsync_file
 from datasets_pipeline.errors import StorageFullError
 
 TMP_PREFIX = ".tmp-"
@@ -286,8 +286,8 @@ def stage_batches(
     """Write record batches to a hidden temporary beside ``path``, one batch at a time, and stop there.
 
     Memory stays bounded by one batch. Durable local writes send large files to disk past the
-    page cache (see :mod:`.direct_io`) and fsync them; ``durable=False`` leaves the pages to the kernel. On any error the temporary is removed; a full
-    disk raises :class:`~datasets_pipeline.errors.StorageFullError` naming ``path``.
+    page cache (see :mod:`.direct_io`) and fsync them; ``durable=False`` leaves the pages to the
+    kernel. On any error the temporary is removed; a full disk raises :class:`~datasets_pipeline.errors.StorageFullError` naming ``path``.
     """
     flat = _flatten_tables(batches)
     if _is_local(path):
@@ -295,15 +295,11 @@ def stage_batches(
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / temporary_name(target.name)
         try:
-            if durable:  # large files skip the page cache (see .direct_io); fsynced below
-                with pa.PythonFile(DirectFile(tmp), mode="w") as sink:
-                    rows, count, schema = _write(sink, flat, schema)
-            else:
-                with pa.OSFile(str(tmp), "wb") as sink:
-                    rows, count, schema = _write(sink, flat, schema)
+            # durable: large files go to disk past the page cache (see .direct_io), then fsync
+            with pa.PythonFile(DirectFile(tmp), mode="w") if durable else pa.OSFile(str(tmp), "wb") as sink:
+                rows, count, schema = _write(sink, flat, schema)
             if durable:
-                with open(tmp, "rb+") as fh:
-                    os.fsync(fh.fileno())
+                fsync_file(tmp)
             size = tmp.stat().st_size
         except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
